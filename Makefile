@@ -1,0 +1,50 @@
+# Two commands on a fresh machine (see README.md):
+#   make book   builds the rendered book into book/_build/html
+#   make test   runs every test: lint, library, agreement, environment files, nbval, book build
+# Both create the project environment (.venv, pinned in pyproject.toml) first if it is missing.
+
+PYTHON ?= python3.11
+VENV   := .venv
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.installed-from-pyproject
+export OMP_NUM_THREADS ?= 2
+export MPLBACKEND := Agg
+export PYTHONHASHSEED := 0
+
+JB_ARGS := . --config book/_config.yml --toc book/_toc.yml --path-output book
+
+.PHONY: env book test lint unit notebooks book-strict clean
+
+env: $(STAMP)
+
+$(STAMP): pyproject.toml
+	@command -v $(PYTHON) >/dev/null || { echo "need $(PYTHON) (the pins are for Python 3.11)"; exit 1; }
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --disable-pip-version-check -e ".[all]"
+	touch $@
+
+book: env
+	$(BIN)/jupyter-book build $(JB_ARGS) -W -n --keep-going
+	@echo "The book is in book/_build/html/index.html"
+
+test: lint unit notebooks book
+
+lint: env
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+
+unit: env
+	$(BIN)/python -m pytest
+
+# nbval runs each chapter as a notebook in this environment: every cell must run, and the
+# chapters' assert cells are where their claims are checked.
+notebooks: env
+	rm -rf build/nbval && mkdir -p build/nbval
+	for f in notebooks/[0-9]*.md; do \
+		$(BIN)/jupytext --quiet --to ipynb -o build/nbval/$$(basename $$f .md).ipynb $$f || exit 1; \
+	done
+	$(BIN)/python -m pytest --nbval-lax --nbval-current-env --nbval-cell-timeout=300 \
+		-p no:cacheprovider -o addopts="" build/nbval
+
+clean:
+	rm -rf book/_build build

@@ -1,0 +1,31 @@
+"""Cross-Entropy, Side by Side: the cross-entropy family in NumPy, PyTorch and TensorFlow.
+
+The backends live in their own modules with the same public names and signatures::
+
+    from xent import numpy as xnp        # NumPy, with the derived gradients (`*_grad`)
+    from xent import torch as xtorch     # PyTorch; autograd gives the gradients
+    from xent import tensorflow as xtf   # TensorFlow; GradientTape gives the gradients
+
+Importing ``xent`` itself is cheap: it imports no framework.
+"""
+
+__version__ = "0.1.0"
+
+#: The backend modules, in the order the book shows them.
+BACKENDS = ("numpy", "torch", "tensorflow")
+
+#: The public functions every backend defines, with the same signature everywhere.
+FUNCTIONS = (
+    "logsumexp",
+    "softmax",
+    "log_softmax",
+    "sigmoid",
+    "log_sigmoid",
+    "softmax_cross_entropy",
+    "sparse_softmax_cross_entropy",
+    "sigmoid_cross_entropy",
+)
+
+from xent._checks import InputError  # noqa: E402  (after the constants, which it does not use)
+
+__all__ = ["BACKENDS", "FUNCTIONS", "InputError", "__version__"]

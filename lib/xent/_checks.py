@@ -1,0 +1,133 @@
+"""Input validation shared by the three backends.
+
+Every backend hands NumPy views of its inputs to these functions, so NumPy, PyTorch and
+TensorFlow reject the same bad input with the same message. Each check names the problem and
+where it is (the first offending index), because a silent NaN three layers later is the worst
+way to learn that a label was out of range.
+"""
+
+import numpy as np
+
+
+class InputError(ValueError):
+    """Raised for input a cross-entropy function cannot give a correct answer for."""
+
+
+def _where(mask):
+    """The first index where `mask` is true, as a tuple, for error messages."""
+    return tuple(int(i) for i in np.argwhere(mask)[0])
+
+
+def _require_float(name, a):
+    if not np.issubdtype(a.dtype, np.floating):
+        raise InputError(f"{name} must be a floating-point array, got dtype {a.dtype}")
+
+
+def _require_no_nan(name, a):
+    if np.isnan(a).any():
+        raise InputError(f"{name} contain NaN (first at index {_where(np.isnan(a))})")
+
+
+def check_logits(logits):
+    """Logits with a class axis last: float, no NaN, no +inf, no row that is all -inf.
+
+    -inf is allowed (a class ruled out, as in masking), but +inf makes softmax inf/inf and a
+    row of -inf makes it 0/0: there is no right answer to return, so we refuse.
+    """
+    _require_float("logits", logits)
+    if logits.ndim == 0:
+        raise InputError("logits must have a class axis (the last axis), got a scalar")
+    if logits.shape[-1] == 0:
+        raise InputError(f"logits have no classes: the last axis of shape {logits.shape} is 0")
+    _require_no_nan("logits", logits)
+    if np.isposinf(logits).any():
+        raise InputError(
+            f"logits contain +inf (first at index {_where(np.isposinf(logits))}): "
+            "softmax would be inf/inf"
+        )
+    all_neginf = np.isneginf(logits).all(axis=-1)
+    if all_neginf.any():
+        raise InputError(
+            f"the logits of row {_where(all_neginf)} are all -inf: softmax would be 0/0"
+        )
+
+
+def check_elementwise_logits(logits):
+    """Logits for element-wise (sigmoid) functions: float and no NaN; +-inf are fine."""
+    _require_float("logits", logits)
+    _require_no_nan("logits", logits)
+
+
+def _require_same_shape(logits, name, other):
+    if other.shape != logits.shape:
+        raise InputError(
+            f"logits and {name} must have the same shape, got {logits.shape} and {other.shape}"
+        )
+
+
+def distribution_tolerance(dtype):
+    """How far from 1 a row of targets may sum: sqrt(eps) of the logits' precision.
+
+    Large enough for probabilities rounded to that precision (float32 soft labels routinely
+    miss 1 by a few 1e-8), small enough to catch a row that is not a distribution at all.
+    """
+    return float(np.sqrt(np.finfo(dtype).eps))
+
+
+def check_distribution_targets(logits, targets):
+    """Targets for softmax cross-entropy: one probability distribution per row (one-hot or soft)."""
+    check_logits(logits)
+    _require_same_shape(logits, "targets", targets)
+    if not np.issubdtype(targets.dtype, np.number) or np.issubdtype(
+        targets.dtype, np.complexfloating
+    ):
+        raise InputError(f"targets must be real numbers, got dtype {targets.dtype}")
+    _require_no_nan("targets", targets)
+    if (targets < 0).any():
+        raise InputError(
+            f"targets must be probabilities, but contain a negative entry "
+            f"(first at index {_where(targets < 0)})"
+        )
+    sums = targets.sum(axis=-1, dtype=np.float64)
+    tol = distribution_tolerance(logits.dtype)
+    bad = np.abs(sums - 1.0) > tol
+    if bad.any():
+        row = _where(bad)
+        raise InputError(
+            f"each row of targets must be a distribution summing to 1 (within {tol:.1e}), "
+            f"but row {row} sums to {sums[row]:.6g}"
+        )
+
+
+def check_labels(logits, labels):
+    """Integer class labels, one per row of logits, each in [0, n_classes)."""
+    check_logits(logits)
+    if not np.issubdtype(labels.dtype, np.integer):
+        raise InputError(f"labels must be integers (class indices), got dtype {labels.dtype}")
+    if labels.shape != logits.shape[:-1]:
+        raise InputError(
+            f"labels must have the shape of logits without the class axis, {logits.shape[:-1]}, "
+            f"got {labels.shape}"
+        )
+    n_classes = logits.shape[-1]
+    bad = (labels < 0) | (labels >= n_classes)
+    if bad.any():
+        where = _where(bad)
+        raise InputError(
+            f"label {int(labels[where])} at index {where} is out of range: "
+            f"there are {n_classes} classes, so labels must be in [0, {n_classes - 1}]"
+        )
+
+
+def check_binary_targets(logits, targets):
+    """Targets for element-wise sigmoid cross-entropy: same shape as logits, each in [0, 1]."""
+    check_elementwise_logits(logits)
+    _require_same_shape(logits, "targets", targets)
+    _require_no_nan("targets", targets)
+    bad = (targets < 0) | (targets > 1)
+    if bad.any():
+        where = _where(bad)
+        raise InputError(
+            f"targets of a sigmoid cross-entropy are probabilities in [0, 1], "
+            f"got {float(targets[where]):.6g} at index {where}"
+        )

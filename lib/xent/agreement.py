@@ -1,0 +1,96 @@
+"""One function, every implementation, one table.
+
+`compare(name, logits, second)` runs `name` (one of `xent.FUNCTIONS`) through our three
+backends and the frameworks' built-ins, in float32 and float64, scores each against the mpmath
+reference and returns a pandas DataFrame with one row per (dtype, implementation):
+
+- ``max ulp``: the largest error of the values, in units in the last place of that dtype;
+- ``max rel``: the largest relative error of the values;
+- ``grad / u``: the largest absolute error of d(sum of values)/d logits, in units of that
+  dtype's roundoff u (gradients of these losses are O(1), so this is a relative measure);
+- ``non-finite``: how many values are NaN or inf where the true value is finite.
+
+Importing this module imports torch and TensorFlow.
+"""
+
+import importlib
+
+import numpy as np
+import pandas as pd
+
+from xent import BACKENDS, reference
+from xent.builtins import BUILTINS, run_tensorflow, run_torch
+
+# The reference gradient of the sum of the values, where the comparison includes one.
+_REFERENCE_GRADS = {
+    "logsumexp": reference.softmax,
+    "log_sigmoid": lambda x: reference.sigmoid(-np.asarray(x)),
+    "softmax_cross_entropy": reference.softmax_cross_entropy_grad,
+    "sparse_softmax_cross_entropy": reference.sparse_softmax_cross_entropy_grad,
+    "sigmoid_cross_entropy": reference.sigmoid_cross_entropy_grad,
+}
+
+
+def _ours(backend, name):
+    module = importlib.import_module(f"xent.{backend}")
+    fn = getattr(module, name)
+    wants_grad = name in _REFERENCE_GRADS
+    if backend == "torch":
+        return lambda *args: run_torch(fn, *args, grad=wants_grad)
+    if backend == "tensorflow":
+        return lambda *args: run_tensorflow(fn, *args, grad=wants_grad)
+    derived = getattr(module, f"{name}_grad", None)
+    if name == "logsumexp":
+        derived = module.softmax  # d logsumexp / dx = softmax: the chapter derives it
+    if name == "log_sigmoid":
+        derived = lambda x: module.sigmoid(-x)  # noqa: E731
+    return lambda *args: (fn(*args), derived(*args) if derived else None)
+
+
+def implementations(name):
+    """(label, kind, callable) for every implementation of `name`, ours first."""
+    ours = [(f"xent.{b}.{name}", "ours", _ours(b, name)) for b in BACKENDS]
+    return ours + [(label, "built-in", fn) for label, fn in BUILTINS[name]]
+
+
+def _cast(second, dtype):
+    if second is None:
+        return ()
+    second = np.asarray(second)
+    return (second.astype(dtype) if np.issubdtype(second.dtype, np.floating) else second,)
+
+
+def compare(name, logits, second=None, dtypes=("float32", "float64")):
+    """Score every implementation of `name` on (logits[, targets or labels]); see the module doc."""
+    rows = []
+    for dtype in dtypes:
+        x = np.asarray(logits).astype(dtype)
+        rest = _cast(second, dtype)
+        exact = getattr(reference, name)(x, *rest)
+        finite = np.vectorize(lambda v: bool(np.isfinite(float(v))), otypes=[bool])(exact)
+        exact_grad = _REFERENCE_GRADS[name](x, *rest) if name in _REFERENCE_GRADS else None
+        u = np.finfo(dtype).eps / 2
+        for label, kind, fn in implementations(name):
+            values, grad = fn(x, *rest)
+            row = {
+                "dtype": dtype,
+                "implementation": label,
+                "kind": kind,
+                "max ulp": np.max(reference.ulp_error(values, exact), initial=0.0),
+                "max rel": np.max(reference.relative_error(values, exact), initial=0.0),
+                "grad / u": np.nan,
+                "non-finite": int(np.sum(finite & ~np.isfinite(values))),
+            }
+            if exact_grad is not None and grad is not None:
+                err = np.abs(grad.astype(np.float64) - reference.to_float(exact_grad))
+                row["grad / u"] = np.max(err, initial=0.0) / u
+            rows.append(row)
+    return pd.DataFrame(rows).set_index(["dtype", "implementation"])
+
+
+def rounded(table):
+    """The table with numbers rounded for display (so stored outputs reproduce on any CPU)."""
+    return table.style.format(
+        {"max ulp": "{:.3g}", "max rel": "{:.1e}", "grad / u": "{:.3g}", "non-finite": "{:d}"},
+        na_rep="-",
+    )

@@ -1,0 +1,145 @@
+"""The cross-entropy family in NumPy, with the gradients derived in the book.
+
+Same public names and signatures as `xent.torch` and `xent.tensorflow`. The class axis is last;
+losses are per example (or per element for sigmoid cross-entropy), unreduced. Inputs are taken
+with `np.asarray` and must already be floating point: float32 stays float32, float64 stays float64.
+
+The log-sum-exp at the heart of every softmax function is computed in the form of Blanchard,
+Higham & Higham (2021): with a = max(x) and k its position,
+
+    logsumexp(x) = a + log1p(s),    s = sum over i != k of exp(x_i - a).
+
+Leaving the largest term (exactly 1) out of the sum and adding it back with `log1p` keeps every
+digit of s, which is the whole loss when the true class dominates.
+"""
+
+import numpy as np
+
+from xent import _checks
+
+
+def _lse_parts(logits):
+    """The pieces of log-sum-exp: a = max (kept as an axis), z = logits - a, and s.
+
+    z <= 0 with z = 0 at the maximum; s sums exp(z) over every class but the first maximal one,
+    so that logsumexp = a + log1p(s) and softmax = exp(z) / (1 + s).
+    """
+    a = logits.max(axis=-1, keepdims=True)
+    z = logits - a
+    e = np.exp(z)
+    np.put_along_axis(e, z.argmax(axis=-1)[..., None], 0.0, axis=-1)
+    s = e.sum(axis=-1, keepdims=True)
+    return a, z, s
+
+
+def _times(weight, value):
+    """weight * value, with 0 * inf taken as 0: a class with no weight contributes nothing."""
+    with np.errstate(invalid="ignore"):
+        return np.where(weight == 0, 0, weight * value)
+
+
+def _softmax(logits):
+    _, z, s = _lse_parts(logits)
+    return np.exp(z) / (1 + s)
+
+
+def logsumexp(logits):
+    """log(sum(exp(logits))) over the last axis, without overflow and without losing s."""
+    logits = np.asarray(logits)
+    _checks.check_logits(logits)
+    a, _, s = _lse_parts(logits)
+    return (a + np.log1p(s))[..., 0]
+
+
+def softmax(logits):
+    """exp(logits) normalised over the last axis; the division form, not exp(x - lse)."""
+    logits = np.asarray(logits)
+    _checks.check_logits(logits)
+    return _softmax(logits)
+
+
+def log_softmax(logits):
+    """log(softmax(logits)) = (x - a) - log1p(s): exact 0 shift, no log of a rounded 1."""
+    logits = np.asarray(logits)
+    _checks.check_logits(logits)
+    _, z, s = _lse_parts(logits)
+    return z - np.log1p(s)
+
+
+def sigmoid(logits):
+    """1 / (1 + exp(-x)), element-wise, without overflow for either sign of x."""
+    logits = np.asarray(logits)
+    _checks.check_elementwise_logits(logits)
+    e = np.exp(-np.abs(logits))  # in (0, 1]: never overflows
+    return np.where(logits >= 0, 1, e) / (1 + e)
+
+
+def log_sigmoid(logits):
+    """log(sigmoid(x)) = min(x, 0) - log1p(exp(-|x|)), element-wise."""
+    logits = np.asarray(logits)
+    _checks.check_elementwise_logits(logits)
+    return np.minimum(logits, 0) - np.log1p(np.exp(-np.abs(logits)))
+
+
+def softmax_cross_entropy(logits, targets):
+    """-sum_j targets_j * log softmax(logits)_j per row; targets one-hot or any distribution.
+
+    Written as sum(y) * log1p(s) + sum_j y_j * (a - x_j): both terms are >= 0, so nothing
+    cancels, and for a one-hot target on the largest logit the loss is log1p(s) exactly.
+    """
+    logits, targets = np.asarray(logits), np.asarray(targets)
+    _checks.check_distribution_targets(logits, targets)
+    targets = targets.astype(logits.dtype, copy=False)
+    _, z, s = _lse_parts(logits)
+    return targets.sum(axis=-1) * np.log1p(s[..., 0]) + _times(targets, -z).sum(axis=-1)
+
+
+def softmax_cross_entropy_grad(logits, targets):
+    """d softmax_cross_entropy / d logits = softmax(x) * sum(y) - y  (= p - y when sum(y) = 1)."""
+    logits, targets = np.asarray(logits), np.asarray(targets)
+    _checks.check_distribution_targets(logits, targets)
+    targets = targets.astype(logits.dtype, copy=False)
+    return _softmax(logits) * targets.sum(axis=-1, keepdims=True) - targets
+
+
+def sparse_softmax_cross_entropy(logits, labels):
+    """-log softmax(logits)[label] per row, for integer labels: log1p(s) + (a - x_label)."""
+    logits, labels = np.asarray(logits), np.asarray(labels)
+    _checks.check_labels(logits, labels)
+    _, z, s = _lse_parts(logits)
+    z_label = np.take_along_axis(z, labels[..., None], axis=-1)
+    return (np.log1p(s) - z_label)[..., 0]
+
+
+def sparse_softmax_cross_entropy_grad(logits, labels):
+    """d sparse_softmax_cross_entropy / d logits = softmax(x) - onehot(label)."""
+    logits, labels = np.asarray(logits), np.asarray(labels)
+    _checks.check_labels(logits, labels)
+    p = _softmax(logits)
+    np.put_along_axis(p, labels[..., None], np.take_along_axis(p, labels[..., None], -1) - 1, -1)
+    return p
+
+
+def sigmoid_cross_entropy(logits, targets):
+    """-(y log sigmoid(x) + (1 - y) log sigmoid(-x)), element-wise, from logits.
+
+    Written as log1p(exp(-|x|)) + y * max(-x, 0) + (1 - y) * max(x, 0): three terms >= 0, so no
+    cancellation (the usual max(x, 0) - x * y + ... cancels when y is close to 1), and an
+    infinite logit gives the right answer (0 or inf), not NaN.
+    """
+    logits, targets = np.asarray(logits), np.asarray(targets)
+    _checks.check_binary_targets(logits, targets)
+    targets = targets.astype(logits.dtype, copy=False)
+    softplus_tail = np.log1p(np.exp(-np.abs(logits)))
+    return (
+        softplus_tail
+        + _times(targets, np.maximum(-logits, 0))
+        + _times(1 - targets, np.maximum(logits, 0))
+    )
+
+
+def sigmoid_cross_entropy_grad(logits, targets):
+    """d sigmoid_cross_entropy / d logits = sigmoid(x) - y, element-wise."""
+    logits, targets = np.asarray(logits), np.asarray(targets)
+    _checks.check_binary_targets(logits, targets)
+    return sigmoid(logits) - targets.astype(logits.dtype, copy=False)

@@ -1,0 +1,223 @@
+"""Ground truth in arbitrary precision (mpmath), for the tests and the accuracy plots.
+
+Every function takes NumPy arrays (the inputs are exact: each float is an mpmath number) and
+returns a NumPy array of `mpmath.mpf` holding the true value to `DIGITS` significant digits, far
+beyond float64. Names follow `xent.numpy`, gradients included. Use `to_float` to round a result,
+`ulp_error` and `relative_error` to score a computed result against it, and the `condition_*`
+functions for the error that no algorithm can avoid.
+"""
+
+import mpmath
+import numpy as np
+
+#: Working precision in decimal digits; float64 has about 16.
+DIGITS = 60
+
+_ZERO, _ONE = mpmath.mpf(0), mpmath.mpf(1)
+
+
+def _mp(value):
+    return mpmath.mpf(float(value))
+
+
+def _rows(a):
+    """The rows of `a` along its last axis, and the shape to give the per-row results."""
+    a = np.asarray(a)
+    return a.reshape(-1, a.shape[-1]), a.shape[:-1]
+
+
+def _per_row(fn, logits, other=None, keep_class_axis=False):
+    rows, shape = _rows(logits)
+    others = [None] * len(rows) if other is None else np.asarray(other).reshape(len(rows), -1)
+    with mpmath.workdps(DIGITS):
+        out = [fn([_mp(v) for v in row], o) for row, o in zip(rows, others, strict=True)]
+    out_shape = shape + (rows.shape[-1],) if keep_class_axis else shape
+    result = np.empty(len(out) * (rows.shape[-1] if keep_class_axis else 1), dtype=object)
+    result[:] = [v for r in out for v in r] if keep_class_axis else out
+    return result.reshape(out_shape)
+
+
+def _elementwise(fn, logits, other=None):
+    x = np.asarray(logits)
+    y = np.zeros_like(x) if other is None else np.broadcast_to(other, x.shape)
+    with mpmath.workdps(DIGITS):
+        vals = [fn(_mp(a), _mp(b)) for a, b in zip(x.ravel(), y.ravel(), strict=True)]
+    result = np.empty(len(vals), dtype=object)
+    result[:] = vals
+    return result.reshape(x.shape)
+
+
+def _lse(x):
+    a = max(x)
+    return a + mpmath.log(mpmath.fsum(mpmath.exp(v - a) for v in x))
+
+
+def _softmax(x):
+    lse = _lse(x)
+    return [mpmath.exp(v - lse) for v in x]
+
+
+def _xent(x, y):
+    """-sum y_j log p_j, with the terms where y_j = 0 left out (0 * log 0 = 0)."""
+    lse = _lse(x)
+    return mpmath.fsum(_mp(w) * (lse - v) for v, w in zip(x, y, strict=True) if w != 0)
+
+
+def _sigmoid(x):
+    return 1 / (1 + mpmath.exp(-x))
+
+
+def _log_sigmoid(x):
+    return -mpmath.log1p(mpmath.exp(-x))
+
+
+def logsumexp(logits):
+    return _per_row(lambda x, _: _lse(x), logits)
+
+
+def softmax(logits):
+    return _per_row(lambda x, _: _softmax(x), logits, keep_class_axis=True)
+
+
+def log_softmax(logits):
+    return _per_row(lambda x, _: [v - _lse(x) for v in x], logits, keep_class_axis=True)
+
+
+def sigmoid(logits):
+    return _elementwise(lambda x, _: _sigmoid(x), logits)
+
+
+def log_sigmoid(logits):
+    return _elementwise(lambda x, _: _log_sigmoid(x), logits)
+
+
+def softmax_cross_entropy(logits, targets):
+    return _per_row(_xent, logits, targets)
+
+
+def sparse_softmax_cross_entropy(logits, labels):
+    labels = np.asarray(labels)[..., None]
+    return _per_row(lambda x, k: _lse(x) - x[int(k[0])], logits, labels)
+
+
+def _binary_xent(x, y):
+    loss = _ZERO
+    if y != 0:
+        loss -= y * _log_sigmoid(x)
+    if y != 1:
+        loss -= (1 - y) * _log_sigmoid(-x)
+    return loss
+
+
+def sigmoid_cross_entropy(logits, targets):
+    return _elementwise(_binary_xent, logits, targets)
+
+
+def softmax_cross_entropy_grad(logits, targets):
+    def grad(x, y):
+        y = [_mp(w) for w in y]
+        total = mpmath.fsum(y)
+        return [p * total - w for p, w in zip(_softmax(x), y, strict=True)]
+
+    return _per_row(grad, logits, targets, keep_class_axis=True)
+
+
+def sparse_softmax_cross_entropy_grad(logits, labels):
+    def grad(x, k):
+        return [p - (1 if j == int(k[0]) else 0) for j, p in enumerate(_softmax(x))]
+
+    return _per_row(grad, logits, np.asarray(labels)[..., None], keep_class_axis=True)
+
+
+def sigmoid_cross_entropy_grad(logits, targets):
+    return _elementwise(lambda x, y: _sigmoid(x) - y, logits, targets)
+
+
+# --- condition numbers: the relative error that rounding the inputs alone can cause, per unit
+# roundoff. An algorithm is forward stable when its error is a modest multiple of cond * u.
+
+
+def condition_logsumexp(logits):
+    """sum_i |x_i| p_i / |lse(x)|  (Blanchard, Higham & Higham 2021)."""
+
+    def cond(x, _):
+        lse, p = _lse(x), _softmax(x)
+        return mpmath.fsum(abs(v) * q for v, q in zip(x, p, strict=True) if q != 0) / abs(lse)
+
+    return np.array(_per_row(cond, logits).tolist(), dtype=float)
+
+
+def condition_softmax_cross_entropy(logits, targets):
+    """sum_j |x_j| |p_j - y_j| / L: the loss's sensitivity to relative changes of the logits."""
+
+    def cond(x, y):
+        p, loss = _softmax(x), _xent(x, y)
+        terms = (
+            abs(v) * abs(q - _mp(w))
+            for v, q, w in zip(x, p, y, strict=True)
+            if abs(v) != mpmath.inf
+        )
+        return mpmath.fsum(terms) / loss if loss != 0 else mpmath.inf
+
+    return np.array(_per_row(cond, logits, targets).tolist(), dtype=float)
+
+
+def condition_sparse_softmax_cross_entropy(logits, labels):
+    logits = np.asarray(logits)
+    onehot = np.eye(logits.shape[-1])[np.asarray(labels)]
+    return condition_softmax_cross_entropy(logits, onehot)
+
+
+# --- scoring a computed result against the truth
+
+
+def to_float(exact, dtype=np.float64):
+    """Round an array of mpf to `dtype` (correctly rounded to float64 first)."""
+    return (
+        np.array([float(v) for v in np.ravel(exact)], dtype=np.float64)
+        .astype(dtype)
+        .reshape(np.shape(exact))
+    )
+
+
+def ulp(exact, dtype):
+    """The spacing of `dtype` numbers at each exact value (the subnormal spacing near 0)."""
+    info = np.finfo(dtype)
+    smallest = mpmath.ldexp(1, int(info.minexp) - int(info.nmant))
+
+    def one(v):
+        if not mpmath.isfinite(v) or abs(v) < mpmath.mpf(float(info.tiny)):
+            return smallest
+        return mpmath.ldexp(1, int(mpmath.floor(mpmath.log(abs(v), 2))) - int(info.nmant))
+
+    with mpmath.workdps(DIGITS):
+        return np.array([one(v) for v in np.ravel(exact)], dtype=object).reshape(np.shape(exact))
+
+
+def _scored(computed, exact, scale):
+    computed = np.asarray(computed)
+    out = np.empty(computed.size, dtype=float)
+    with mpmath.workdps(DIGITS):
+        for i, (c, r, d) in enumerate(
+            zip(computed.ravel(), np.ravel(exact), np.ravel(scale), strict=True)
+        ):
+            c = _mp(c)
+            if mpmath.isnan(c):
+                out[i] = np.nan
+            elif mpmath.isinf(r) or mpmath.isinf(c):
+                out[i] = 0.0 if c == r else np.inf
+            else:
+                out[i] = float(abs(c - r) / d) if d != 0 else (0.0 if c == r else np.inf)
+    return out.reshape(computed.shape)
+
+
+def ulp_error(computed, exact):
+    """|computed - exact| in units in the last place of the computed array's dtype."""
+    return _scored(computed, exact, ulp(exact, np.asarray(computed).dtype))
+
+
+def relative_error(computed, exact):
+    """|computed - exact| / |exact| (0 where both are 0, inf where only exact is 0)."""
+    return _scored(
+        computed, exact, np.vectorize(abs, otypes=[object])(np.asarray(exact, dtype=object))
+    )

@@ -1,0 +1,118 @@
+"""The cross-entropy family in TensorFlow: same names and signatures as `xent.numpy`.
+
+Tensors in, tensors out (float32 or float64); `tf.GradientTape` differentiates every function,
+so there is no `*_grad` here. Inputs that are not tensors go through `tf.convert_to_tensor`.
+The formulas are those of `xent.numpy`; `_lse_parts` keeps the gradient as in `xent.torch`.
+Importing this module imports TensorFlow once, with its start-up log lines silenced.
+
+Input checks read the tensors' values, so they run in eager mode (the default). Inside a
+`tf.function` the values are not known when the graph is built and only the eager checks'
+shape rules can apply; call the functions eagerly while you are still debugging your data.
+"""
+
+from xent import _checks
+from xent._quiet import import_tensorflow
+
+tf = import_tensorflow()
+
+
+def _tensor(x):
+    return x if isinstance(x, tf.Tensor | tf.Variable) else tf.convert_to_tensor(x)
+
+
+def _check(check, *tensors):
+    """Run a shared check on the tensors' values, when they have values (eager mode)."""
+    if tf.executing_eagerly():
+        check(*(t.numpy() for t in tensors))
+
+
+def _lse_parts(logits):
+    """a = max (a constant: no gradient), z = logits - a, and s, as in `xent.torch`."""
+    a = tf.stop_gradient(tf.reduce_max(logits, axis=-1, keepdims=True))
+    z = logits - a
+    is_max = tf.one_hot(tf.argmax(z, axis=-1), tf.shape(z)[-1], on_value=True, off_value=False)
+    zeros = tf.zeros_like(z)
+    others = tf.where(is_max, zeros, tf.exp(z))
+    z_max = tf.reduce_sum(tf.where(is_max, z, zeros), axis=-1, keepdims=True)
+    s = tf.reduce_sum(others, axis=-1, keepdims=True) + tf.math.expm1(z_max)
+    return a, z, s
+
+
+def _times(weight, value):
+    """weight * value, with 0 * inf taken as 0: a class with no weight contributes nothing."""
+    return tf.where(weight == 0, tf.zeros_like(value), weight * value)
+
+
+def logsumexp(logits):
+    """log(sum(exp(logits))) over the last axis, without overflow and without losing s."""
+    logits = _tensor(logits)
+    _check(_checks.check_logits, logits)
+    a, _, s = _lse_parts(logits)
+    return (a + tf.math.log1p(s))[..., 0]
+
+
+def softmax(logits):
+    """exp(logits) normalised over the last axis; the division form, not exp(x - lse)."""
+    logits = _tensor(logits)
+    _check(_checks.check_logits, logits)
+    _, z, s = _lse_parts(logits)
+    return tf.exp(z) / (1 + s)
+
+
+def log_softmax(logits):
+    """log(softmax(logits)) = (x - a) - log1p(s)."""
+    logits = _tensor(logits)
+    _check(_checks.check_logits, logits)
+    _, z, s = _lse_parts(logits)
+    return z - tf.math.log1p(s)
+
+
+def sigmoid(logits):
+    """1 / (1 + exp(-x)), element-wise, without overflow for either sign of x."""
+    logits = _tensor(logits)
+    _check(_checks.check_elementwise_logits, logits)
+    e = tf.exp(-tf.abs(logits))
+    return tf.where(logits >= 0, tf.ones_like(e), e) / (1 + e)
+
+
+def log_sigmoid(logits):
+    """log(sigmoid(x)) = min(x, 0) - log1p(exp(-|x|)), element-wise."""
+    logits = _tensor(logits)
+    _check(_checks.check_elementwise_logits, logits)
+    return tf.minimum(logits, 0) - tf.math.log1p(tf.exp(-tf.abs(logits)))
+
+
+def softmax_cross_entropy(logits, targets):
+    """-sum_j targets_j * log softmax(logits)_j per row; targets one-hot or any distribution."""
+    logits, targets = _tensor(logits), _tensor(targets)
+    _check(_checks.check_distribution_targets, logits, targets)
+    targets = tf.cast(targets, logits.dtype)
+    _, z, s = _lse_parts(logits)
+    return tf.reduce_sum(targets, axis=-1) * tf.math.log1p(s[..., 0]) + tf.reduce_sum(
+        _times(targets, -z), axis=-1
+    )
+
+
+def sparse_softmax_cross_entropy(logits, labels):
+    """-log softmax(logits)[label] per row, for integer labels: log1p(s) + (a - x_label)."""
+    logits, labels = _tensor(logits), _tensor(labels)
+    _check(_checks.check_labels, logits, labels)
+    _, z, s = _lse_parts(logits)
+    z_label = tf.gather(z, labels, batch_dims=labels.shape.rank)
+    return tf.math.log1p(s[..., 0]) - z_label
+
+
+def sigmoid_cross_entropy(logits, targets):
+    """-(y log sigmoid(x) + (1 - y) log sigmoid(-x)), element-wise, from logits.
+
+    log1p(exp(-|x|)) + y * max(-x, 0) + (1 - y) * max(x, 0), as in `xent.numpy`.
+    """
+    logits, targets = _tensor(logits), _tensor(targets)
+    _check(_checks.check_binary_targets, logits, targets)
+    targets = tf.cast(targets, logits.dtype)
+    softplus_tail = tf.math.log1p(tf.exp(-tf.abs(logits)))
+    return (
+        softplus_tail
+        + _times(targets, tf.maximum(-logits, 0))
+        + _times(1 - targets, tf.maximum(logits, 0))
+    )

@@ -1,0 +1,113 @@
+"""The cross-entropy family in PyTorch: same names and signatures as `xent.numpy`.
+
+Tensors in, tensors out (float32 or float64, on any device); autograd differentiates every
+function, so there is no `*_grad` here. Inputs that are not tensors go through `torch.as_tensor`.
+The formulas are those of `xent.numpy` (see its docstring); the one difference is how the
+log-sum-exp keeps its gradient, explained in `_lse_parts`.
+"""
+
+import torch
+
+from xent import _checks
+
+
+def _tensor(x):
+    return x if isinstance(x, torch.Tensor) else torch.as_tensor(x)
+
+
+def _view(t):
+    """A NumPy view of a tensor's values, for the shared checks (no copy on the CPU)."""
+    return t.detach().cpu().numpy()
+
+
+def _lse_parts(logits):
+    """a = max (a constant: no gradient), z = logits - a, and s, as in `xent.numpy`.
+
+    The largest term is left out of s and added back as expm1(z_k). In value that is
+    expm1(0) = 0, so s is exactly the sum over the other classes; in the gradient it is what
+    carries d/dx_k, which a constant shift a would otherwise lose.
+    """
+    a = logits.detach().amax(dim=-1, keepdim=True)
+    z = logits - a
+    k = z.detach().argmax(dim=-1, keepdim=True)
+    others = torch.exp(z).scatter(-1, k, 0.0)
+    s = others.sum(dim=-1, keepdim=True) + torch.expm1(z.gather(-1, k))
+    return a, z, s
+
+
+def _times(weight, value):
+    """weight * value, with 0 * inf taken as 0: a class with no weight contributes nothing."""
+    return torch.where(weight == 0, torch.zeros_like(value), weight * value)
+
+
+def logsumexp(logits):
+    """log(sum(exp(logits))) over the last axis, without overflow and without losing s."""
+    logits = _tensor(logits)
+    _checks.check_logits(_view(logits))
+    a, _, s = _lse_parts(logits)
+    return (a + torch.log1p(s))[..., 0]
+
+
+def softmax(logits):
+    """exp(logits) normalised over the last axis; the division form, not exp(x - lse)."""
+    logits = _tensor(logits)
+    _checks.check_logits(_view(logits))
+    _, z, s = _lse_parts(logits)
+    return torch.exp(z) / (1 + s)
+
+
+def log_softmax(logits):
+    """log(softmax(logits)) = (x - a) - log1p(s)."""
+    logits = _tensor(logits)
+    _checks.check_logits(_view(logits))
+    _, z, s = _lse_parts(logits)
+    return z - torch.log1p(s)
+
+
+def sigmoid(logits):
+    """1 / (1 + exp(-x)), element-wise, without overflow for either sign of x."""
+    logits = _tensor(logits)
+    _checks.check_elementwise_logits(_view(logits))
+    e = torch.exp(-logits.abs())
+    return torch.where(logits >= 0, torch.ones_like(e), e) / (1 + e)
+
+
+def log_sigmoid(logits):
+    """log(sigmoid(x)) = min(x, 0) - log1p(exp(-|x|)), element-wise."""
+    logits = _tensor(logits)
+    _checks.check_elementwise_logits(_view(logits))
+    return torch.clamp(logits, max=0) - torch.log1p(torch.exp(-logits.abs()))
+
+
+def softmax_cross_entropy(logits, targets):
+    """-sum_j targets_j * log softmax(logits)_j per row; targets one-hot or any distribution."""
+    logits, targets = _tensor(logits), _tensor(targets)
+    _checks.check_distribution_targets(_view(logits), _view(targets))
+    targets = targets.to(logits.dtype)
+    _, z, s = _lse_parts(logits)
+    return targets.sum(dim=-1) * torch.log1p(s[..., 0]) + _times(targets, -z).sum(dim=-1)
+
+
+def sparse_softmax_cross_entropy(logits, labels):
+    """-log softmax(logits)[label] per row, for integer labels: log1p(s) + (a - x_label)."""
+    logits, labels = _tensor(logits), _tensor(labels)
+    _checks.check_labels(_view(logits), _view(labels))
+    _, z, s = _lse_parts(logits)
+    z_label = z.gather(-1, labels.long()[..., None].to(z.device))
+    return (torch.log1p(s) - z_label)[..., 0]
+
+
+def sigmoid_cross_entropy(logits, targets):
+    """-(y log sigmoid(x) + (1 - y) log sigmoid(-x)), element-wise, from logits.
+
+    log1p(exp(-|x|)) + y * max(-x, 0) + (1 - y) * max(x, 0), as in `xent.numpy`.
+    """
+    logits, targets = _tensor(logits), _tensor(targets)
+    _checks.check_binary_targets(_view(logits), _view(targets))
+    targets = targets.to(logits.dtype)
+    softplus_tail = torch.log1p(torch.exp(-logits.abs()))
+    return (
+        softplus_tail
+        + _times(targets, torch.clamp(-logits, min=0))
+        + _times(1 - targets, torch.clamp(logits, min=0))
+    )
