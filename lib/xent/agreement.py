@@ -31,7 +31,8 @@ _REFERENCE_GRADS = {
 }
 
 
-def _ours(backend, name):
+def ours(backend, name):
+    """(values, gradient of their sum) of our `backend` implementation of `name`, as NumPy."""
     module = importlib.import_module(f"xent.{backend}")
     fn = getattr(module, name)
     wants_grad = name in _REFERENCE_GRADS
@@ -49,8 +50,8 @@ def _ours(backend, name):
 
 def implementations(name):
     """(label, kind, callable) for every implementation of `name`, ours first."""
-    ours = [(f"xent.{b}.{name}", "ours", _ours(b, name)) for b in BACKENDS]
-    return ours + [(label, "built-in", fn) for label, fn in BUILTINS[name]]
+    mine = [(f"xent.{b}.{name}", "ours", ours(b, name)) for b in BACKENDS]
+    return mine + [(label, "built-in", fn) for label, fn in BUILTINS[name]]
 
 
 def _cast(second, dtype):

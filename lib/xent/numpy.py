@@ -43,6 +43,21 @@ def _softmax(logits):
     return np.exp(z) / (1 + s)
 
 
+def _abs_and_relus(logits):
+    """|x|, max(x, 0) and max(-x, 0), each taken from the x >= 0 side at x = 0.
+
+    The sigmoid functions add these kinked pieces into smooth results; autograd only gets the
+    derivative at 0 right if every piece uses the same side of the kink (torch's and TF's abs
+    have derivative 0 there, their max/clamp pick a side of their own).
+    """
+    nonneg = logits >= 0
+    return (
+        np.where(nonneg, logits, -logits),
+        np.where(nonneg, logits, 0),
+        np.where(nonneg, 0, -logits),
+    )
+
+
 def logsumexp(logits):
     """log(sum(exp(logits))) over the last axis, without overflow and without losing s."""
     logits = np.asarray(logits)
@@ -70,15 +85,17 @@ def sigmoid(logits):
     """1 / (1 + exp(-x)), element-wise, without overflow for either sign of x."""
     logits = np.asarray(logits)
     _checks.check_elementwise_logits(logits)
-    e = np.exp(-np.abs(logits))  # in (0, 1]: never overflows
+    abs_x, _, _ = _abs_and_relus(logits)
+    e = np.exp(-abs_x)  # in (0, 1]: never overflows
     return np.where(logits >= 0, 1, e) / (1 + e)
 
 
 def log_sigmoid(logits):
-    """log(sigmoid(x)) = min(x, 0) - log1p(exp(-|x|)), element-wise."""
+    """log(sigmoid(x)) = -(max(-x, 0) + log1p(exp(-|x|))), element-wise."""
     logits = np.asarray(logits)
     _checks.check_elementwise_logits(logits)
-    return np.minimum(logits, 0) - np.log1p(np.exp(-np.abs(logits)))
+    abs_x, _, relu_neg_x = _abs_and_relus(logits)
+    return -(relu_neg_x + np.log1p(np.exp(-abs_x)))
 
 
 def softmax_cross_entropy(logits, targets):
@@ -130,12 +147,8 @@ def sigmoid_cross_entropy(logits, targets):
     logits, targets = np.asarray(logits), np.asarray(targets)
     _checks.check_binary_targets(logits, targets)
     targets = targets.astype(logits.dtype, copy=False)
-    softplus_tail = np.log1p(np.exp(-np.abs(logits)))
-    return (
-        softplus_tail
-        + _times(targets, np.maximum(-logits, 0))
-        + _times(1 - targets, np.maximum(logits, 0))
-    )
+    abs_x, relu_x, relu_neg_x = _abs_and_relus(logits)
+    return np.log1p(np.exp(-abs_x)) + _times(targets, relu_neg_x) + _times(1 - targets, relu_x)
 
 
 def sigmoid_cross_entropy_grad(logits, targets):

@@ -47,20 +47,30 @@ def _elementwise(fn, logits, other=None):
     return result.reshape(x.shape)
 
 
-def _lse(x):
+def _neg_log_softmax(x):
+    """[lse(x) - x_j for each j], each as (a - x_j) + log1p(s): a sum of two terms >= 0.
+
+    Even at 60 digits, log(1 + s) would round 1 + s to 1 once s < 1e-60 (logits 140 apart),
+    and the loss of a confident row is all in s; mpmath's log1p keeps it.
+    """
     a = max(x)
-    return a + mpmath.log(mpmath.fsum(mpmath.exp(v - a) for v in x))
+    k = x.index(a)
+    log1p_s = mpmath.log1p(mpmath.fsum(mpmath.exp(v - a) for i, v in enumerate(x) if i != k))
+    return [(a - v) + log1p_s for v in x]
+
+
+def _lse(x):
+    return max(x) + _neg_log_softmax(x)[x.index(max(x))]
 
 
 def _softmax(x):
-    lse = _lse(x)
-    return [mpmath.exp(v - lse) for v in x]
+    return [mpmath.exp(-v) for v in _neg_log_softmax(x)]
 
 
 def _xent(x, y):
     """-sum y_j log p_j, with the terms where y_j = 0 left out (0 * log 0 = 0)."""
-    lse = _lse(x)
-    return mpmath.fsum(_mp(w) * (lse - v) for v, w in zip(x, y, strict=True) if w != 0)
+    nls = _neg_log_softmax(x)
+    return mpmath.fsum(_mp(w) * v for v, w in zip(nls, y, strict=True) if w != 0)
 
 
 def _sigmoid(x):
@@ -80,7 +90,7 @@ def softmax(logits):
 
 
 def log_softmax(logits):
-    return _per_row(lambda x, _: [v - _lse(x) for v in x], logits, keep_class_axis=True)
+    return _per_row(lambda x, _: [-v for v in _neg_log_softmax(x)], logits, keep_class_axis=True)
 
 
 def sigmoid(logits):
@@ -97,7 +107,7 @@ def softmax_cross_entropy(logits, targets):
 
 def sparse_softmax_cross_entropy(logits, labels):
     labels = np.asarray(labels)[..., None]
-    return _per_row(lambda x, k: _lse(x) - x[int(k[0])], logits, labels)
+    return _per_row(lambda x, k: _neg_log_softmax(x)[int(k[0])], logits, labels)
 
 
 def _binary_xent(x, y):
@@ -137,12 +147,20 @@ def sigmoid_cross_entropy_grad(logits, targets):
 # roundoff. An algorithm is forward stable when its error is a modest multiple of cond * u.
 
 
+def _ratio(numerator, denominator):
+    """numerator / denominator, with 0/0 = 0 (an exact zero stays exact) and x/0 = inf."""
+    if denominator == 0:
+        return _ZERO if numerator == 0 else mpmath.inf
+    return numerator / denominator
+
+
 def condition_logsumexp(logits):
     """sum_i |x_i| p_i / |lse(x)|  (Blanchard, Higham & Higham 2021)."""
 
     def cond(x, _):
         lse, p = _lse(x), _softmax(x)
-        return mpmath.fsum(abs(v) * q for v, q in zip(x, p, strict=True) if q != 0) / abs(lse)
+        weight = mpmath.fsum(abs(v) * q for v, q in zip(x, p, strict=True) if q != 0)
+        return _ratio(weight, abs(lse))
 
     return np.array(_per_row(cond, logits).tolist(), dtype=float)
 
@@ -157,7 +175,7 @@ def condition_softmax_cross_entropy(logits, targets):
             for v, q, w in zip(x, p, y, strict=True)
             if abs(v) != mpmath.inf
         )
-        return mpmath.fsum(terms) / loss if loss != 0 else mpmath.inf
+        return _ratio(mpmath.fsum(terms), loss)
 
     return np.array(_per_row(cond, logits, targets).tolist(), dtype=float)
 

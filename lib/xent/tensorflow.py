@@ -43,6 +43,22 @@ def _times(weight, value):
     return tf.where(weight == 0, tf.zeros_like(value), weight * value)
 
 
+def _abs_and_relus(logits):
+    """|x|, max(x, 0) and max(-x, 0), each taken from the x >= 0 side at x = 0.
+
+    The sigmoid functions add these kinked pieces into smooth results; autograd only gets the
+    derivative at 0 right if every piece uses the same side of the kink (torch's and TF's abs
+    have derivative 0 there, their max/clamp pick a side of their own).
+    """
+    nonneg = logits >= 0
+    zero = tf.zeros_like(logits)
+    return (
+        tf.where(nonneg, logits, -logits),
+        tf.where(nonneg, logits, zero),
+        tf.where(nonneg, zero, -logits),
+    )
+
+
 def logsumexp(logits):
     """log(sum(exp(logits))) over the last axis, without overflow and without losing s."""
     logits = _tensor(logits)
@@ -71,15 +87,17 @@ def sigmoid(logits):
     """1 / (1 + exp(-x)), element-wise, without overflow for either sign of x."""
     logits = _tensor(logits)
     _check(_checks.check_elementwise_logits, logits)
-    e = tf.exp(-tf.abs(logits))
+    abs_x, _, _ = _abs_and_relus(logits)
+    e = tf.exp(-abs_x)
     return tf.where(logits >= 0, tf.ones_like(e), e) / (1 + e)
 
 
 def log_sigmoid(logits):
-    """log(sigmoid(x)) = min(x, 0) - log1p(exp(-|x|)), element-wise."""
+    """log(sigmoid(x)) = -(max(-x, 0) + log1p(exp(-|x|))), element-wise."""
     logits = _tensor(logits)
     _check(_checks.check_elementwise_logits, logits)
-    return tf.minimum(logits, 0) - tf.math.log1p(tf.exp(-tf.abs(logits)))
+    abs_x, _, relu_neg_x = _abs_and_relus(logits)
+    return -(relu_neg_x + tf.math.log1p(tf.exp(-abs_x)))
 
 
 def softmax_cross_entropy(logits, targets):
@@ -110,9 +128,5 @@ def sigmoid_cross_entropy(logits, targets):
     logits, targets = _tensor(logits), _tensor(targets)
     _check(_checks.check_binary_targets, logits, targets)
     targets = tf.cast(targets, logits.dtype)
-    softplus_tail = tf.math.log1p(tf.exp(-tf.abs(logits)))
-    return (
-        softplus_tail
-        + _times(targets, tf.maximum(-logits, 0))
-        + _times(1 - targets, tf.maximum(logits, 0))
-    )
+    abs_x, relu_x, relu_neg_x = _abs_and_relus(logits)
+    return tf.math.log1p(tf.exp(-abs_x)) + _times(targets, relu_neg_x) + _times(1 - targets, relu_x)

@@ -40,6 +40,22 @@ def _times(weight, value):
     return torch.where(weight == 0, torch.zeros_like(value), weight * value)
 
 
+def _abs_and_relus(logits):
+    """|x|, max(x, 0) and max(-x, 0), each taken from the x >= 0 side at x = 0.
+
+    The sigmoid functions add these kinked pieces into smooth results; autograd only gets the
+    derivative at 0 right if every piece uses the same side of the kink (torch's and TF's abs
+    have derivative 0 there, their max/clamp pick a side of their own).
+    """
+    nonneg = logits >= 0
+    zero = torch.zeros_like(logits)
+    return (
+        torch.where(nonneg, logits, -logits),
+        torch.where(nonneg, logits, zero),
+        torch.where(nonneg, zero, -logits),
+    )
+
+
 def logsumexp(logits):
     """log(sum(exp(logits))) over the last axis, without overflow and without losing s."""
     logits = _tensor(logits)
@@ -68,15 +84,17 @@ def sigmoid(logits):
     """1 / (1 + exp(-x)), element-wise, without overflow for either sign of x."""
     logits = _tensor(logits)
     _checks.check_elementwise_logits(_view(logits))
-    e = torch.exp(-logits.abs())
+    abs_x, _, _ = _abs_and_relus(logits)
+    e = torch.exp(-abs_x)
     return torch.where(logits >= 0, torch.ones_like(e), e) / (1 + e)
 
 
 def log_sigmoid(logits):
-    """log(sigmoid(x)) = min(x, 0) - log1p(exp(-|x|)), element-wise."""
+    """log(sigmoid(x)) = -(max(-x, 0) + log1p(exp(-|x|))), element-wise."""
     logits = _tensor(logits)
     _checks.check_elementwise_logits(_view(logits))
-    return torch.clamp(logits, max=0) - torch.log1p(torch.exp(-logits.abs()))
+    abs_x, _, relu_neg_x = _abs_and_relus(logits)
+    return -(relu_neg_x + torch.log1p(torch.exp(-abs_x)))
 
 
 def softmax_cross_entropy(logits, targets):
@@ -105,9 +123,7 @@ def sigmoid_cross_entropy(logits, targets):
     logits, targets = _tensor(logits), _tensor(targets)
     _checks.check_binary_targets(_view(logits), _view(targets))
     targets = targets.to(logits.dtype)
-    softplus_tail = torch.log1p(torch.exp(-logits.abs()))
+    abs_x, relu_x, relu_neg_x = _abs_and_relus(logits)
     return (
-        softplus_tail
-        + _times(targets, torch.clamp(-logits, min=0))
-        + _times(1 - targets, torch.clamp(logits, min=0))
+        torch.log1p(torch.exp(-abs_x)) + _times(targets, relu_neg_x) + _times(1 - targets, relu_x)
     )
