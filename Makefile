@@ -8,7 +8,6 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-from-pyproject
 export OMP_NUM_THREADS ?= 2
-export MPLBACKEND := Agg
 export PYTHONHASHSEED := 0
 
 JB_ARGS := . --config book/_config.yml --toc book/_toc.yml --path-output book
