@@ -123,18 +123,30 @@ def sigmoid_cross_entropy(logits, targets):
     return _elementwise(_binary_xent, logits, targets)
 
 
-def softmax_cross_entropy_grad(logits, targets):
-    def grad(x, y):
-        y = [_mp(w) for w in y]
-        total = mpmath.fsum(y)
-        return [p * total - w for p, w in zip(_softmax(x), y, strict=True)]
+def _xent_grad(x, y):
+    """p_j * sum(y) - y_j, without cancellation at the dominant class.
 
-    return _per_row(grad, logits, targets, keep_class_axis=True)
+    There p_k = 1 - c with c = sum of the other p_j, which may be far below 1e-60, so
+    p_k * sum(y) - y_k is computed as (sum(y) - y_k) - c * sum(y): every other entry has
+    p_j <= 1/2 and no such problem.
+    """
+    y = [_mp(w) for w in y]
+    total = mpmath.fsum(y)
+    p = _softmax(x)
+    k = x.index(max(x))
+    grad = [q * total - w for q, w in zip(p, y, strict=True)]
+    complement = mpmath.fsum(q for j, q in enumerate(p) if j != k)
+    grad[k] = (total - y[k]) - complement * total
+    return grad
+
+
+def softmax_cross_entropy_grad(logits, targets):
+    return _per_row(_xent_grad, logits, targets, keep_class_axis=True)
 
 
 def sparse_softmax_cross_entropy_grad(logits, labels):
     def grad(x, k):
-        return [p - (1 if j == int(k[0]) else 0) for j, p in enumerate(_softmax(x))]
+        return _xent_grad(x, [1 if j == int(k[0]) else 0 for j in range(len(x))])
 
     return _per_row(grad, logits, np.asarray(labels)[..., None], keep_class_axis=True)
 
@@ -166,15 +178,11 @@ def condition_logsumexp(logits):
 
 
 def condition_softmax_cross_entropy(logits, targets):
-    """sum_j |x_j| |p_j - y_j| / L: the loss's sensitivity to relative changes of the logits."""
+    """sum_j |x_j| |g_j| / L, g the gradient: the loss's sensitivity to relative changes of x."""
 
     def cond(x, y):
-        p, loss = _softmax(x), _xent(x, y)
-        terms = (
-            abs(v) * abs(q - _mp(w))
-            for v, q, w in zip(x, p, y, strict=True)
-            if abs(v) != mpmath.inf
-        )
+        grad, loss = _xent_grad(x, y), _xent(x, y)
+        terms = (abs(v) * abs(g) for v, g in zip(x, grad, strict=True) if abs(v) != mpmath.inf)
         return _ratio(mpmath.fsum(terms), loss)
 
     return np.array(_per_row(cond, logits, targets).tolist(), dtype=float)
@@ -213,13 +221,12 @@ def ulp(exact, dtype):
 
 
 def _scored(computed, exact, scale):
+    """|computed - exact| / scale(exact), entry by entry, at the reference's precision."""
     computed = np.asarray(computed)
     out = np.empty(computed.size, dtype=float)
     with mpmath.workdps(DIGITS):
-        for i, (c, r, d) in enumerate(
-            zip(computed.ravel(), np.ravel(exact), np.ravel(scale), strict=True)
-        ):
-            c = _mp(c)
+        for i, (c, r) in enumerate(zip(computed.ravel(), np.ravel(exact), strict=True)):
+            c, d = _mp(c), scale(r)
             if mpmath.isnan(c):
                 out[i] = np.nan
             elif mpmath.isinf(r) or mpmath.isinf(c):
@@ -231,11 +238,10 @@ def _scored(computed, exact, scale):
 
 def ulp_error(computed, exact):
     """|computed - exact| in units in the last place of the computed array's dtype."""
-    return _scored(computed, exact, ulp(exact, np.asarray(computed).dtype))
+    dtype = np.asarray(computed).dtype
+    return _scored(computed, exact, lambda r: ulp(np.array([r], dtype=object), dtype)[0])
 
 
 def relative_error(computed, exact):
     """|computed - exact| / |exact| (0 where both are 0, inf where only exact is 0)."""
-    return _scored(
-        computed, exact, np.vectorize(abs, otypes=[object])(np.asarray(exact, dtype=object))
-    )
+    return _scored(computed, exact, abs)
