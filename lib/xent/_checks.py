@@ -131,3 +131,52 @@ def check_binary_targets(logits, targets):
             f"targets of a sigmoid cross-entropy are probabilities in [0, 1], "
             f"got {float(targets[where]):.6g} at index {where}"
         )
+
+
+def check_fractions(name, values):
+    """Rows of fractions, one distribution per row: 2-D, real, finite, >= 0, rows summing to 1.
+
+    For data rather than logits: the targets, true fractions and predictions of `xent.fractions`.
+    The tolerance on the row sums is that of the array's own precision (see
+    `distribution_tolerance`); integer arrays (counts, most likely) are held to float64's.
+    """
+    if values.ndim != 2:
+        raise InputError(f"{name} must be a 2-D array (samples, classes), got shape {values.shape}")
+    if not np.issubdtype(values.dtype, np.number) or np.issubdtype(
+        values.dtype, np.complexfloating
+    ):
+        raise InputError(f"{name} must be real numbers, got dtype {values.dtype}")
+    _require_no_nan(name, values)
+    if np.isinf(values).any():
+        raise InputError(f"{name} contain inf (first at index {_where(np.isinf(values))})")
+    if (values < 0).any():
+        raise InputError(
+            f"{name} must be fractions, but contain a negative entry "
+            f"(first at index {_where(values < 0)})"
+        )
+    sums = values.sum(axis=-1, dtype=np.float64)
+    floating = np.issubdtype(values.dtype, np.floating)
+    tol = distribution_tolerance(values.dtype if floating else np.float64)
+    bad = np.abs(sums - 1.0) > tol
+    if bad.any():
+        row = _where(bad)
+        hint = "" if floating else " (counts? divide them by the group size)"
+        raise InputError(
+            f"each row of {name} must be fractions summing to 1 (within {tol:.1e}), "
+            f"but row {row} sums to {sums[row]:.6g}{hint}"
+        )
+
+
+def check_features(name, values):
+    """Features for a model: a 2-D array (samples, features) of finite real numbers."""
+    if values.ndim != 2:
+        raise InputError(
+            f"{name} must be a 2-D array (samples, features), got shape {values.shape}"
+        )
+    if not np.issubdtype(values.dtype, np.number) or np.issubdtype(
+        values.dtype, np.complexfloating
+    ):
+        raise InputError(f"{name} must be real numbers, got dtype {values.dtype}")
+    _require_no_nan(name, values)
+    if np.isinf(values).any():
+        raise InputError(f"{name} contain inf (first at index {_where(np.isinf(values))})")
