@@ -1,6 +1,7 @@
 # Two commands on a fresh machine (see README.md):
 #   make book   builds the rendered book into book/_build/html
 #   make test   runs every test: lint, library, agreement, environment files, nbval, book build
+# and, for teaching, make student: the chapters without their solutions in build/student.
 # Both create the project environment (.venv, pinned in pyproject.toml) first if it is missing.
 
 PYTHON ?= python3.11
@@ -12,7 +13,7 @@ export PYTHONHASHSEED := 0
 
 JB_ARGS := . --config book/_config.yml --toc book/_toc.yml --path-output book
 
-.PHONY: env book test lint unit notebooks book-strict clean
+.PHONY: env book test lint unit notebooks browser chromium student clean
 
 env: $(STAMP)
 
@@ -26,7 +27,7 @@ book: env
 	$(BIN)/jupyter-book build $(JB_ARGS) -W -n --keep-going
 	@echo "The book is in book/_build/html/index.html"
 
-test: lint unit notebooks book
+test: lint unit notebooks book browser
 
 lint: env
 	$(BIN)/ruff check .
@@ -44,6 +45,18 @@ notebooks: env
 	done
 	$(BIN)/python -m pytest --nbval-lax --nbval-current-env --nbval-cell-timeout=300 \
 		-p no:cacheprovider -o addopts="" build/nbval
+
+# The built book in headless Chromium (Debian's package; as root we install it if missing).
+browser: env chromium
+	$(BIN)/python -m pytest -m book -o addopts="-ra" -p no:cacheprovider tests/test_rendered_book.py
+
+chromium:
+	@command -v chromium >/dev/null || { [ "$$(id -u)" = 0 ] && apt-get update -qq && \
+		apt-get install -y -qq chromium >/dev/null; } || { echo "install Debian's chromium"; exit 1; }
+
+# The student edition: every chapter without its worked solutions, as .md and .ipynb.
+student: env
+	$(BIN)/python -m xent.student_edition notebooks build/student
 
 clean:
 	rm -rf book/_build build
