@@ -44,7 +44,7 @@ notebooks: env
 		$(BIN)/jupytext --quiet --to ipynb -o build/nbval/$$(basename $$f .md).ipynb $$f || exit 1; \
 	done
 	$(BIN)/python -m pytest --nbval-lax --nbval-current-env --nbval-cell-timeout=300 \
-		-p no:cacheprovider -o addopts="" build/nbval
+		-n 2 --dist loadscope -p no:cacheprovider -o addopts="" build/nbval
 
 # The built book in headless Chromium (Debian's package; as root we install it if missing).
 browser: env chromium
