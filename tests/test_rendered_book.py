@@ -146,11 +146,12 @@ def test_search_finds_a_term(server, page):
     assert page.errors == [] and page.blocked == []
 
 
-def test_chapter_download_is_the_executed_notebook(server, page):
-    _open(page, f"{server}/notebooks/01_information.html")
+@pytest.mark.parametrize("name", [p for p in PAGES if p.startswith("notebooks/")])
+def test_chapter_download_is_the_executed_notebook(server, page, name):
+    _open(page, f"{server}/{name}")
     link = page.locator("a[href$='.ipynb']").first
     href = link.get_attribute("href")
-    response = page.request.get(f"{server}/notebooks/{href}")
+    response = page.request.get(f"{server}/{Path(name).parent}/{href}")
     assert response.ok, href
     notebook = json.loads(response.body())
     outputs = sum(len(c.get("outputs", [])) for c in notebook["cells"] if c["cell_type"] == "code")
