@@ -4,6 +4,13 @@ Every backend hands NumPy views of its inputs to these functions, so NumPy, PyTo
 TensorFlow reject the same bad input with the same message. Each check names the problem and
 where it is (the first offending index), because a silent NaN three layers later is the worst
 way to learn that a label was out of range.
+
+The checks run on every call, so the common case (nothing wrong) costs a reduction or two over
+the data and no temporary array: a NaN anywhere makes `min` return NaN and `argmax` point at it,
+and only when a reduction says something is wrong do the slower element-wise tests run to name
+the problem and its first index. `check_logits` (and the checks built on it) return the position
+of each row's largest logit, found on the way; the fused NumPy functions use it instead of a
+pass of their own.
 """
 
 import numpy as np
@@ -24,6 +31,9 @@ def _require_float(name, a):
 
 
 def _require_no_nan(name, a):
+    # min propagates NaN: one pass and no temporary when there is none
+    if np.issubdtype(a.dtype, np.floating) and a.size and not np.isnan(a.min()):
+        return
     if np.isnan(a).any():
         raise InputError(f"{name} contain NaN (first at index {_where(np.isnan(a))})")
 
@@ -33,12 +43,19 @@ def check_logits(logits):
 
     -inf is allowed (a class ruled out, as in masking), but +inf makes softmax inf/inf and a
     row of -inf makes it 0/0: there is no right answer to return, so we refuse.
+
+    Returns the index of each row's largest logit (the first, if tied), shape logits.shape[:-1].
     """
     _require_float("logits", logits)
     if logits.ndim == 0:
         raise InputError("logits must have a class axis (the last axis), got a scalar")
     if logits.shape[-1] == 0:
         raise InputError(f"logits have no classes: the last axis of shape {logits.shape} is 0")
+    # argmax takes NaN as the largest value, so a row's top entry is finite exactly when the row
+    # has no NaN, no +inf and is not all -inf: one pass settles the common case
+    top = logits.argmax(axis=-1)
+    if np.isfinite(np.take_along_axis(logits, top[..., None], axis=-1)).all():
+        return top
     _require_no_nan("logits", logits)
     if np.isposinf(logits).any():
         raise InputError(
@@ -50,6 +67,7 @@ def check_logits(logits):
         raise InputError(
             f"the logits of row {_where(all_neginf)} are all -inf: softmax would be 0/0"
         )
+    return top
 
 
 def check_elementwise_logits(logits):
@@ -75,21 +93,35 @@ def distribution_tolerance(dtype):
 
 
 def check_distribution_targets(logits, targets):
-    """Targets for softmax cross-entropy: one probability distribution per row (one-hot or soft)."""
-    check_logits(logits)
+    """Targets for softmax cross-entropy: one probability distribution per row (one-hot or soft).
+
+    Returns what `check_logits` returns.
+    """
+    top = check_logits(logits)
     _require_same_shape(logits, "targets", targets)
     if not np.issubdtype(targets.dtype, np.number) or np.issubdtype(
         targets.dtype, np.complexfloating
     ):
         raise InputError(f"targets must be real numbers, got dtype {targets.dtype}")
-    _require_no_nan("targets", targets)
-    if (targets < 0).any():
-        raise InputError(
-            f"targets must be probabilities, but contain a negative entry "
-            f"(first at index {_where(targets < 0)})"
-        )
-    sums = targets.sum(axis=-1, dtype=np.float64)
+    lowest = targets.min() if targets.size else 0  # NaN if any entry is: one pass for both tests
+    if np.isnan(lowest) or lowest < 0:
+        _require_no_nan("targets", targets)
+        if (targets < 0).any():
+            raise InputError(
+                f"targets must be probabilities, but contain a negative entry "
+                f"(first at index {_where(targets < 0)})"
+            )
     tol = distribution_tolerance(logits.dtype)
+    eps = np.finfo(targets.dtype).eps if np.issubdtype(targets.dtype, np.floating) else 1.0
+    if targets.dtype != np.float64 and targets.shape[-1] * eps < tol:
+        # Summed in any order, n terms >= 0 in their own precision are off by at most about
+        # (n - 1) * u * sum: rows that pass with twice that to spare pass in float64 too, and
+        # the float64 sums (a cast of every entry, slow) are only needed to name a bad row.
+        sums = targets.sum(axis=-1)
+        slack = targets.shape[-1] * eps * sums
+        if (np.abs(sums - 1.0) <= tol - slack).all():
+            return top
+    sums = targets.sum(axis=-1, dtype=np.float64)
     bad = np.abs(sums - 1.0) > tol
     if bad.any():
         row = _where(bad)
@@ -97,11 +129,15 @@ def check_distribution_targets(logits, targets):
             f"each row of targets must be a distribution summing to 1 (within {tol:.1e}), "
             f"but row {row} sums to {sums[row]:.6g}"
         )
+    return top
 
 
 def check_labels(logits, labels):
-    """Integer class labels, one per row of logits, each in [0, n_classes)."""
-    check_logits(logits)
+    """Integer class labels, one per row of logits, each in [0, n_classes).
+
+    Returns what `check_logits` returns.
+    """
+    top = check_logits(logits)
     if not np.issubdtype(labels.dtype, np.integer):
         raise InputError(f"labels must be integers (class indices), got dtype {labels.dtype}")
     if labels.shape != logits.shape[:-1]:
@@ -117,6 +153,7 @@ def check_labels(logits, labels):
             f"label {int(labels[where])} at index {where} is out of range: "
             f"there are {n_classes} classes, so labels must be in [0, {n_classes - 1}]"
         )
+    return top
 
 
 def check_binary_targets(logits, targets):
@@ -124,6 +161,9 @@ def check_binary_targets(logits, targets):
     check_elementwise_logits(logits)
     _require_same_shape(logits, "targets", targets)
     _require_no_nan("targets", targets)
+    if np.issubdtype(targets.dtype, np.floating) and targets.size:
+        if targets.min() >= 0 and targets.max() <= 1:  # two passes, no temporaries
+            return
     bad = (targets < 0) | (targets > 1)
     if bad.any():
         where = _where(bad)

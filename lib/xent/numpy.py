@@ -11,6 +11,10 @@ Higham & Higham (2021): with a = max(x) and k its position,
 
 Leaving the largest term (exactly 1) out of the sum and adding it back with `log1p` keeps every
 digit of s, which is the whole loss when the true class dominates.
+
+The `*_value_and_grad` functions are NumPy-only: the loss and its gradient together, with as
+little memory traffic as NumPy allows. The softmax ones need a single logits-sized buffer, which
+becomes the gradient (the performance appendix derives and measures them).
 """
 
 import numpy as np
@@ -113,10 +117,7 @@ def softmax_cross_entropy(logits, targets):
 
 def softmax_cross_entropy_grad(logits, targets):
     """d softmax_cross_entropy / d logits = softmax(x) * sum(y) - y  (= p - y when sum(y) = 1)."""
-    logits, targets = np.asarray(logits), np.asarray(targets)
-    _checks.check_distribution_targets(logits, targets)
-    targets = targets.astype(logits.dtype, copy=False)
-    return _softmax(logits) * targets.sum(axis=-1, keepdims=True) - targets
+    return softmax_cross_entropy_value_and_grad(logits, targets)[1]
 
 
 def sparse_softmax_cross_entropy(logits, labels):
@@ -130,11 +131,72 @@ def sparse_softmax_cross_entropy(logits, labels):
 
 def sparse_softmax_cross_entropy_grad(logits, labels):
     """d sparse_softmax_cross_entropy / d logits = softmax(x) - onehot(label)."""
+    return sparse_softmax_cross_entropy_value_and_grad(logits, labels)[1]
+
+
+def _shifted(logits, top):
+    """z = logits - a in a new buffer, as (rows, classes), with the row index and top per row.
+
+    `top` is the position k of each row's maximum a (from the input check), so z[row, k] = 0.
+    """
+    a = np.take_along_axis(logits, top[..., None], axis=-1)
+    z = np.subtract(logits, a, order="C").reshape(-1, logits.shape[-1])  # a view: C-ordered
+    return z, np.arange(z.shape[0]), top.reshape(-1)
+
+
+def _softmax_in_place(g, rows, top, total=None):
+    """Overwrite z = x - a (2-D, g[rows, top] = 0) with softmax(x) * total; return log1p(s).
+
+    The arithmetic of `_lse_parts` and `_softmax`: without `total` (or with total = 1) the
+    results agree with them to the last bit. With it, the scaling rides on the same pass.
+    """
+    np.exp(g, out=g)
+    g[rows, top] = 0  # exp(0) = 1 exactly: the largest term stays out of s
+    s = g.sum(axis=-1)
+    scale = 1 + s if total is None else (1 + s) / total
+    np.divide(g, scale[:, None], out=g)
+    g[rows, top] = 1 / scale
+    return np.log1p(s)
+
+
+def sparse_softmax_cross_entropy_value_and_grad(logits, labels):
+    """(sparse_softmax_cross_entropy, its gradient) in one pass and one logits-sized buffer.
+
+    loss = log1p(s) - (x_label - a) and gradient = softmax(x) - onehot(label), equal to the
+    separate functions. The buffer holds x - a, then exp(x - a), then the gradient.
+    """
     logits, labels = np.asarray(logits), np.asarray(labels)
-    _checks.check_labels(logits, labels)
-    p = _softmax(logits)
-    np.put_along_axis(p, labels[..., None], np.take_along_axis(p, labels[..., None], -1) - 1, -1)
-    return p
+    top = _checks.check_labels(logits, labels)
+    g, rows, top = _shifted(logits, top)
+    labels = labels.reshape(-1)
+    z_label = g[rows, labels]
+    log1p_s = _softmax_in_place(g, rows, top)
+    g[rows, labels] -= 1
+    return (log1p_s - z_label).reshape(logits.shape[:-1]), g.reshape(logits.shape)
+
+
+def softmax_cross_entropy_value_and_grad(logits, targets):
+    """(softmax_cross_entropy, its gradient) in one pass and one logits-sized buffer.
+
+    loss = sum(y) * log1p(s) + sum_j y_j * (a - x_j) and gradient = softmax(x) * sum(y) - y,
+    equal to the separate functions up to rounding: the second sum is a BLAS dot product here,
+    and exp(x - a) is divided by (1 + s) / sum(y) in one step. Targets of another dtype than
+    the logits are converted first, which costs a copy.
+    """
+    logits, targets = np.asarray(logits), np.asarray(targets)
+    top = _checks.check_distribution_targets(logits, targets)
+    targets = targets.astype(logits.dtype, copy=False)
+    g, rows, top = _shifted(logits, top)
+    y = targets.reshape(g.shape)
+    with np.errstate(invalid="ignore"):
+        cross = -np.vecdot(y, g)  # sum_j y_j * (a - x_j) >= 0, read before g is overwritten
+    ruled_out = np.isnan(cross)  # 0 * -inf somewhere in the row: _times takes it as 0
+    if ruled_out.any():
+        cross[ruled_out] = _times(y[ruled_out], -g[ruled_out]).sum(axis=-1)
+    total = y.sum(axis=-1)
+    log1p_s = _softmax_in_place(g, rows, top, total)
+    g -= y
+    return (total * log1p_s + cross).reshape(logits.shape[:-1]), g.reshape(logits.shape)
 
 
 def sigmoid_cross_entropy(logits, targets):
@@ -156,3 +218,33 @@ def sigmoid_cross_entropy_grad(logits, targets):
     logits, targets = np.asarray(logits), np.asarray(targets)
     _checks.check_binary_targets(logits, targets)
     return sigmoid(logits) - targets.astype(logits.dtype, copy=False)
+
+
+def sigmoid_cross_entropy_value_and_grad(logits, targets):
+    """(sigmoid_cross_entropy, its gradient), element-wise, equal to the separate functions.
+
+    The two results take two logits-sized buffers; one more and a boolean mask are all the
+    work space. With h = [x >= 0] and e = exp(-|x|), the weighted ReLU terms of the loss are
+    |x * (h - y)| (that is (1 - y) x or y (-x)), and sigmoid(x) = max(e, h) / (1 + e): the
+    same roundings as the separate functions, without `where`, which is slow on random masks.
+    """
+    logits, targets = np.asarray(logits), np.asarray(targets)
+    _checks.check_binary_targets(logits, targets)
+    targets = targets.astype(logits.dtype, copy=False)
+    nonneg = logits >= 0
+    grad = np.abs(logits)
+    np.negative(grad, out=grad)
+    np.exp(grad, out=grad)  # e = exp(-|x|), in (0, 1]
+    loss = np.log1p(grad)
+    work = np.subtract(nonneg, targets, dtype=logits.dtype)
+    with np.errstate(invalid="ignore"):
+        np.multiply(work, logits, out=work)
+    np.abs(work, out=work)
+    loss += work
+    if loss.size and np.isnan(loss.max()):  # 0 * inf: an infinite logit, its weight 0
+        np.copyto(loss, 0, where=np.isnan(loss))  # the _times convention, as log1p(0) = 0 there
+    np.maximum(grad, nonneg, out=work)  # 1 where x >= 0, e where x < 0: exact
+    grad += 1
+    np.divide(work, grad, out=grad)
+    grad -= targets
+    return loss, grad
