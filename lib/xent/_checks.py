@@ -180,15 +180,7 @@ def check_fractions(name, values):
     The tolerance on the row sums is that of the array's own precision (see
     `distribution_tolerance`); integer arrays (counts, most likely) are held to float64's.
     """
-    if values.ndim != 2:
-        raise InputError(f"{name} must be a 2-D array (samples, classes), got shape {values.shape}")
-    if not np.issubdtype(values.dtype, np.number) or np.issubdtype(
-        values.dtype, np.complexfloating
-    ):
-        raise InputError(f"{name} must be real numbers, got dtype {values.dtype}")
-    _require_no_nan(name, values)
-    if np.isinf(values).any():
-        raise InputError(f"{name} contain inf (first at index {_where(np.isinf(values))})")
+    _require_finite_table(name, values, "classes")
     if (values < 0).any():
         raise InputError(
             f"{name} must be fractions, but contain a negative entry "
@@ -207,11 +199,11 @@ def check_fractions(name, values):
         )
 
 
-def check_features(name, values):
-    """Features for a model: a 2-D array (samples, features) of finite real numbers."""
+def _require_finite_table(name, values, columns):
+    """A 2-D array (samples, `columns`) of finite real numbers."""
     if values.ndim != 2:
         raise InputError(
-            f"{name} must be a 2-D array (samples, features), got shape {values.shape}"
+            f"{name} must be a 2-D array (samples, {columns}), got shape {values.shape}"
         )
     if not np.issubdtype(values.dtype, np.number) or np.issubdtype(
         values.dtype, np.complexfloating
@@ -220,3 +212,8 @@ def check_features(name, values):
     _require_no_nan(name, values)
     if np.isinf(values).any():
         raise InputError(f"{name} contain inf (first at index {_where(np.isinf(values))})")
+
+
+def check_features(name, values):
+    """Features for a model: a 2-D array (samples, features) of finite real numbers."""
+    _require_finite_table(name, values, "features")
