@@ -24,6 +24,8 @@ FUNCTIONS = (
     "softmax_cross_entropy",
     "sparse_softmax_cross_entropy",
     "sigmoid_cross_entropy",
+    "kl_divergence",
+    "binary_cross_entropy_from_probs",
 )
 
 from xent._checks import InputError  # noqa: E402  (after the constants, which it does not use)

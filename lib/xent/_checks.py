@@ -217,3 +217,33 @@ def _require_finite_table(name, values, columns):
 def check_features(name, values):
     """Features for a model: a 2-D array (samples, features) of finite real numbers."""
     _require_finite_table(name, values, "features")
+
+
+def check_probabilities_and_targets(probs, targets):
+    """Binary cross-entropy from probabilities: float probs and targets, same shape, in [0, 1].
+
+    A probability outside [0, 1] (often a logit passed by mistake) has no logarithm to take.
+    """
+    _require_float("probs", probs)
+    _require_no_nan("probs", probs)
+    _require_same_shape_as("probs", probs, "targets", targets)
+    _require_no_nan("targets", targets)
+    for name, values in (("probs", probs), ("targets", targets)):
+        if np.issubdtype(values.dtype, np.floating) and values.size:
+            if values.min() >= 0 and values.max() <= 1:  # two passes, no temporaries
+                continue
+        bad = (values < 0) | (values > 1)
+        if bad.any():
+            where = _where(bad)
+            hint = " (logits? use sigmoid_cross_entropy)" if name == "probs" else ""
+            raise InputError(
+                f"{name} of a binary cross-entropy must be probabilities in [0, 1], "
+                f"got {float(values[where]):.6g} at index {where}{hint}"
+            )
+
+
+def _require_same_shape_as(name, a, other_name, other):
+    if other.shape != a.shape:
+        raise InputError(
+            f"{name} and {other_name} must have the same shape, got {a.shape} and {other.shape}"
+        )

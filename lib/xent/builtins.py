@@ -128,6 +128,47 @@ BUILTINS = {
         ),
         ("keras BinaryCrossentropy", _keras(keras.losses.BinaryCrossentropy, elementwise=True)),
     ],
+    # TensorFlow has no KL divergence in tf.nn; Keras takes probabilities, so softmax first
+    "kl_divergence": [
+        (
+            "F.kl_div(log_softmax)",
+            lambda x, y: run_torch(
+                lambda t, u: F.kl_div(F.log_softmax(t, dim=-1), u, reduction="none").sum(-1),
+                x,
+                y,
+            ),
+        ),
+        (
+            "keras KLDivergence(softmax)",
+            lambda x, y: run_tensorflow(
+                lambda t, u: keras.losses.KLDivergence(reduction=None, dtype=str(x.dtype))(
+                    u, tf.nn.softmax(t)
+                ),
+                x,
+                y,
+            ),
+        ),
+    ],
+    # the first argument is probabilities here (compare passes it where logits usually go);
+    # torch clamps each log at -100, Keras clips p to [1e-7, 1 - 1e-7]; tf.nn has no such op
+    "binary_cross_entropy_from_probs": [
+        (
+            "F.binary_cross_entropy",
+            lambda p, y: run_torch(
+                lambda t, u: F.binary_cross_entropy(t, u, reduction="none"), p, y
+            ),
+        ),
+        (
+            "keras BinaryCrossentropy (probabilities)",
+            lambda p, y: run_tensorflow(
+                lambda t, u: keras.losses.BinaryCrossentropy(
+                    from_logits=False, reduction=None, dtype=str(p.dtype)
+                )(u[..., None], t[..., None]),
+                p,
+                y,
+            ),
+        ),
+    ],
 }
 
 __all__ = ["BUILTINS", "run_tensorflow", "run_torch"]

@@ -248,3 +248,64 @@ def sigmoid_cross_entropy_value_and_grad(logits, targets):
     np.divide(work, grad, out=grad)
     grad -= targets
     return loss, grad
+
+
+def _y_log_y_ratio(targets, z, log1p_s):
+    """y_j * (log y_j - log softmax_j) = y_j * (log y_j + log1p(s) - z_j), 0 where y_j = 0."""
+    with np.errstate(divide="ignore", invalid="ignore"):
+        log_y = np.log(np.where(targets > 0, targets, 1))
+        return np.where(targets > 0, targets * ((log_y - z) + log1p_s), 0)
+
+
+def kl_divergence(logits, targets):
+    """KL(y || softmax(logits)) = sum_j y_j (log y_j - log softmax(logits)_j) per row.
+
+    Cross-entropy minus the entropy of the targets, but not computed as that difference: each
+    term y_j * ((log y_j - z_j) + log1p(s)), with z = x - a, is summed directly (0 log 0 = 0),
+    so two large, nearly equal numbers (the cross-entropy and the entropy of a flat target over
+    many classes) are never subtracted.
+    """
+    logits, targets = np.asarray(logits), np.asarray(targets)
+    _checks.check_distribution_targets(logits, targets)
+    targets = targets.astype(logits.dtype, copy=False)
+    _, z, s = _lse_parts(logits)
+    return _y_log_y_ratio(targets, z, np.log1p(s)).sum(axis=-1)
+
+
+def kl_divergence_grad(logits, targets):
+    """d kl_divergence / d logits = softmax(x) * sum(y) - y: the entropy term has no logits."""
+    return softmax_cross_entropy_value_and_grad(logits, targets)[1]
+
+
+def binary_cross_entropy_from_probs(probs, targets):
+    """-(y log p + (1 - y) log(1 - p)), element-wise, from probabilities p (not logits).
+
+    0 log 0 = 0: a term whose weight is 0 is left out, so p = 0 with y = 0 costs nothing. There
+    is no clipping: p = 0 with y > 0 (or p = 1 with y < 1) costs +inf, the true value, where
+    the frameworks' built-ins return a clipped number. log(1 - p) is log1p(-p), exact for small
+    p. Prefer `sigmoid_cross_entropy` on logits when you have them: p near 1 has lost the
+    digits that 1 - p needs (see the binary cross-entropy chapter).
+    """
+    probs, targets = np.asarray(probs), np.asarray(targets)
+    _checks.check_probabilities_and_targets(probs, targets)
+    targets = targets.astype(probs.dtype, copy=False)
+    # where a weight is 0 the log's argument is replaced by 1 (log 1 = 0): no 0 * inf
+    with np.errstate(divide="ignore"):
+        log_p = np.log(np.where(targets == 0, 1, probs))
+        log_q = np.log1p(-np.where(targets == 1, 0, probs))
+    return -(targets * log_p) - (1 - targets) * log_q
+
+
+def binary_cross_entropy_from_probs_grad(probs, targets):
+    """d binary_cross_entropy_from_probs / d probs = (p - y) / (p (1 - p)), element-wise.
+
+    At the ends: p = 0 gives 1 if y = 0 (only the (1 - y) term is left), -inf if y > 0;
+    p = 1 gives -1 if y = 1, +inf if y < 1.
+    """
+    probs, targets = np.asarray(probs), np.asarray(targets)
+    _checks.check_probabilities_and_targets(probs, targets)
+    targets = targets.astype(probs.dtype, copy=False)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        grad = (probs - targets) / (probs * (1 - probs))
+    grad = np.where((probs == 0) & (targets == 0), 1, grad)
+    return np.where((probs == 1) & (targets == 1), -1, grad).astype(probs.dtype, copy=False)

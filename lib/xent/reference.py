@@ -155,6 +155,22 @@ def sigmoid_cross_entropy_grad(logits, targets):
     return _elementwise(lambda x, y: _sigmoid(x) - y, logits, targets)
 
 
+def _kl(x, y):
+    """sum y_j (log y_j - log p_j), with the terms where y_j = 0 left out (0 * log 0 = 0)."""
+    nls = _neg_log_softmax(x)
+    terms = (_mp(w) * (mpmath.log(_mp(w)) + v) for v, w in zip(nls, y, strict=True) if w != 0)
+    return mpmath.fsum(terms)
+
+
+def kl_divergence(logits, targets):
+    return _per_row(_kl, logits, targets)
+
+
+def kl_divergence_grad(logits, targets):
+    """The same as softmax_cross_entropy_grad: the entropy of the targets has no logits in it."""
+    return softmax_cross_entropy_grad(logits, targets)
+
+
 # --- condition numbers: the relative error that rounding the inputs alone can cause, per unit
 # roundoff. An algorithm is forward stable when its error is a modest multiple of cond * u.
 
@@ -245,3 +261,33 @@ def ulp_error(computed, exact):
 def relative_error(computed, exact):
     """|computed - exact| / |exact| (0 where both are 0, inf where only exact is 0)."""
     return _scored(computed, exact, abs)
+
+
+# --- binary cross-entropy from probabilities (the first argument is p, not a logit)
+
+
+def _binary_xent_from_probs(p, y):
+    loss = _ZERO
+    if y != 0:
+        loss -= y * (mpmath.log(p) if p != 0 else -mpmath.inf)
+    if y != 1:
+        loss -= (1 - y) * (mpmath.log1p(-p) if p != 1 else -mpmath.inf)
+    return loss
+
+
+def _binary_xent_from_probs_grad(p, y):
+    if p == 0:
+        return _ONE if y == 0 else -mpmath.inf
+    if p == 1:
+        return -_ONE if y == 1 else mpmath.inf
+    return (p - y) / (p * (1 - p))
+
+
+def binary_cross_entropy_from_probs(probs, targets):
+    """-(y log p + (1 - y) log(1 - p)) with 0 log 0 = 0; probs (not logits) first."""
+    return _elementwise(_binary_xent_from_probs, probs, targets)
+
+
+def binary_cross_entropy_from_probs_grad(probs, targets):
+    """d/dp = (p - y) / (p (1 - p)); at p = 0 or 1 the one-sided limit (+-1 or +-inf)."""
+    return _elementwise(_binary_xent_from_probs_grad, probs, targets)

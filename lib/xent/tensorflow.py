@@ -130,3 +130,34 @@ def sigmoid_cross_entropy(logits, targets):
     targets = tf.cast(targets, logits.dtype)
     abs_x, relu_x, relu_neg_x = _abs_and_relus(logits)
     return tf.math.log1p(tf.exp(-abs_x)) + _times(targets, relu_neg_x) + _times(1 - targets, relu_x)
+
+
+def kl_divergence(logits, targets):
+    """KL(y || softmax(logits)) = sum_j y_j (log y_j - log softmax(logits)_j) per row.
+
+    Each term y_j * ((log y_j - z_j) + log1p(s)) summed directly, 0 where y_j = 0 (with a
+    gradient of 0 there, into the logits and into the targets), as in `xent.numpy`.
+    """
+    logits, targets = _tensor(logits), _tensor(targets)
+    _check(_checks.check_distribution_targets, logits, targets)
+    targets = tf.cast(targets, logits.dtype)
+    _, z, s = _lse_parts(logits)
+    has_mass = targets > 0
+    log_y = tf.math.log(tf.where(has_mass, targets, tf.ones_like(targets)))
+    terms = tf.where(has_mass, targets * ((log_y - z) + tf.math.log1p(s)), tf.zeros_like(z))
+    return tf.reduce_sum(terms, axis=-1)
+
+
+def binary_cross_entropy_from_probs(probs, targets):
+    """-(y log p + (1 - y) log(1 - p)), element-wise, from probabilities, as in `xent.numpy`.
+
+    No clipping (p = 0 with y > 0 costs +inf); a log whose weight is 0 gets argument 1, so
+    neither the value nor the tape meets 0 * inf.
+    """
+    probs, targets = _tensor(probs), _tensor(targets)
+    _check(_checks.check_probabilities_and_targets, probs, targets)
+    targets = tf.cast(targets, probs.dtype)
+    one, zero = tf.ones_like(probs), tf.zeros_like(probs)
+    log_p = tf.math.log(tf.where(targets == 0, one, probs))
+    log_q = tf.math.log1p(-tf.where(targets == 1, zero, probs))
+    return -(targets * log_p) - (1 - targets) * log_q

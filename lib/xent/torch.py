@@ -127,3 +127,34 @@ def sigmoid_cross_entropy(logits, targets):
     return (
         torch.log1p(torch.exp(-abs_x)) + _times(targets, relu_neg_x) + _times(1 - targets, relu_x)
     )
+
+
+def kl_divergence(logits, targets):
+    """KL(y || softmax(logits)) = sum_j y_j (log y_j - log softmax(logits)_j) per row.
+
+    Each term y_j * ((log y_j - z_j) + log1p(s)) summed directly, 0 where y_j = 0 (with a
+    gradient of 0 there, into the logits and into the targets), as in `xent.numpy`.
+    """
+    logits, targets = _tensor(logits), _tensor(targets)
+    _checks.check_distribution_targets(_view(logits), _view(targets))
+    targets = targets.to(logits.dtype)
+    _, z, s = _lse_parts(logits)
+    has_mass = targets > 0
+    log_y = torch.log(torch.where(has_mass, targets, torch.ones_like(targets)))
+    terms = torch.where(has_mass, targets * ((log_y - z) + torch.log1p(s)), torch.zeros_like(z))
+    return terms.sum(dim=-1)
+
+
+def binary_cross_entropy_from_probs(probs, targets):
+    """-(y log p + (1 - y) log(1 - p)), element-wise, from probabilities, as in `xent.numpy`.
+
+    No clipping (p = 0 with y > 0 costs +inf); a log whose weight is 0 gets argument 1, so
+    neither the value nor autograd meets 0 * inf.
+    """
+    probs, targets = _tensor(probs), _tensor(targets)
+    _checks.check_probabilities_and_targets(_view(probs), _view(targets))
+    targets = targets.to(probs.dtype)
+    one, zero = torch.ones_like(probs), torch.zeros_like(probs)
+    log_p = torch.log(torch.where(targets == 0, one, probs))
+    log_q = torch.log1p(-torch.where(targets == 1, zero, probs))
+    return -(targets * log_p) - (1 - targets) * log_q
