@@ -45,7 +45,7 @@ def distributions(draw, x, kind=None):
     n, c = x.shape
     kind = kind or draw(st.sampled_from(["random", "argmax", "soft"]))
     if kind == "random":
-        labels = np.array(draw(st.lists(st.integers(0, c - 1), min_size=n, max_size=n)))
+        labels = draw(class_labels(x))
         return np.eye(c, dtype=x.dtype)[labels]
     if kind == "argmax":
         return np.eye(c, dtype=x.dtype)[x.argmax(axis=-1)]
@@ -54,6 +54,23 @@ def distributions(draw, x, kind=None):
     )
     weights[:, draw(st.integers(0, c - 1))] += 1.0  # at least one class with mass per row
     return (weights / weights.sum(axis=-1, keepdims=True)).astype(x.dtype)
+
+
+@st.composite
+def class_labels(draw, x):
+    """One integer class label per row of logits x."""
+    n, c = x.shape
+    return np.array(draw(st.lists(st.integers(0, c - 1), min_size=n, max_size=n)))
+
+
+@st.composite
+def probabilities(draw, shape, dtype):
+    """Targets in [0, 1] for element-wise (sigmoid) losses, 0 and 1 and near-1 included."""
+    values = st.sampled_from([0.0, 1.0, 0.5, 0.7, 1e-3, 1 - 2.0**-20, 0.25])
+    size = int(np.prod(shape))
+    return np.array(draw(st.lists(values, min_size=size, max_size=size)), dtype=dtype).reshape(
+        shape
+    )
 
 
 def to_numpy(value):

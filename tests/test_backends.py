@@ -14,8 +14,10 @@ from hypothesis import strategies as st
 from conftest import (
     BACKENDS,
     assert_forward_stable,
+    class_labels,
     distributions,
     logits,
+    probabilities,
     unit_roundoff,
 )
 from xent import agreement, reference
@@ -28,11 +30,6 @@ def _cond_elementwise(x, f_exact, df_exact):
     f, df = reference.to_float(f_exact), reference.to_float(df_exact)
     with np.errstate(divide="ignore", invalid="ignore"):
         return np.nan_to_num(np.abs(x * df / f), nan=0.0, posinf=np.inf)
-
-
-def _labels(x, data):
-    n, c = x.shape
-    return np.array(data.draw(st.lists(st.integers(0, c - 1), min_size=n, max_size=n)))
 
 
 @pytest.mark.parametrize("backend", BACKENDS)
@@ -49,7 +46,7 @@ def test_softmax_cross_entropy_is_forward_stable(backend, data):
 @given(data=st.data())
 def test_sparse_softmax_cross_entropy_is_forward_stable(backend, data):
     x = data.draw(logits())
-    labels = _labels(x, data)
+    labels = data.draw(class_labels(x))
     values, _ = agreement.ours(backend, "sparse_softmax_cross_entropy")(x, labels)
     exact = reference.sparse_softmax_cross_entropy(x, labels)
     cond = reference.condition_sparse_softmax_cross_entropy(x, labels)
@@ -115,15 +112,6 @@ def test_sigmoid_and_log_sigmoid_are_forward_stable(backend, x):
     assert_forward_stable(ls, exact_ls, _cond_elementwise(x, exact_ls, exact_s_neg), x.dtype)
 
 
-@st.composite
-def probabilities(draw, shape, dtype):
-    values = st.sampled_from([0.0, 1.0, 0.5, 0.7, 1e-3, 1 - 2.0**-20, 0.25])
-    return np.array(
-        draw(st.lists(values, min_size=int(np.prod(shape)), max_size=int(np.prod(shape)))),
-        dtype=dtype,
-    ).reshape(shape)
-
-
 @pytest.mark.parametrize("backend", BACKENDS)
 @given(data=st.data())
 def test_sigmoid_cross_entropy_is_forward_stable(backend, data):
@@ -149,7 +137,7 @@ def test_gradients_match_the_reference(backend, data):
     """NumPy's derived gradients, torch autograd and TF GradientTape, one loss at a time."""
     x = data.draw(logits())
     y = data.draw(distributions(x))
-    labels = _labels(x, data)
+    labels = data.draw(class_labels(x))
     probs = data.draw(probabilities(x.shape, x.dtype))
     cases = [
         ("softmax_cross_entropy", y, reference.softmax_cross_entropy_grad),
@@ -179,7 +167,7 @@ def test_derived_gradients_match_finite_differences(data):
 
     x = data.draw(logits(max_rows=3, max_classes=4, dtype=np.float64)).clip(-20, 20)
     y = data.draw(distributions(x))
-    labels = _labels(x, data)
+    labels = data.draw(class_labels(x))
     probs = data.draw(probabilities(x.shape, x.dtype))
     for loss, grad, second in [
         (xnp.softmax_cross_entropy, xnp.softmax_cross_entropy_grad, y),

@@ -15,17 +15,20 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 import xent.numpy as xnp
-from conftest import DTYPES, assert_forward_stable, distributions, logits, unit_roundoff
+from conftest import (
+    DTYPES,
+    assert_forward_stable,
+    class_labels,
+    distributions,
+    logits,
+    probabilities,
+    unit_roundoff,
+)
 from xent import InputError, reference
 
 SPARSE = xnp.sparse_softmax_cross_entropy_value_and_grad
 SOFT = xnp.softmax_cross_entropy_value_and_grad
 SIGMOID = xnp.sigmoid_cross_entropy_value_and_grad
-
-
-def _labels(x, data):
-    n, c = x.shape
-    return np.array(data.draw(st.lists(st.integers(0, c - 1), min_size=n, max_size=n)))
 
 
 def _with_ruled_out_class(x, data):
@@ -39,7 +42,7 @@ def _with_ruled_out_class(x, data):
 @given(data=st.data())
 def test_sparse_fused_equals_the_separate_functions_bit_for_bit(data):
     x = _with_ruled_out_class(data.draw(logits()), data)
-    labels = _labels(x, data)
+    labels = data.draw(class_labels(x))
     loss, grad = SPARSE(x, labels)
     expected_grad = xnp.softmax(x)
     expected_grad[np.arange(len(labels)), labels] -= 1
@@ -67,13 +70,6 @@ def test_soft_fused_equals_the_separate_functions_to_roundoff(data):
     assert loss.dtype == grad.dtype == x.dtype
 
 
-@st.composite
-def _binary_targets(draw, x):
-    values = st.sampled_from([0.0, 1.0, 0.5, 0.7, 1e-3, 1 - 2.0**-20, 0.25])
-    flat = draw(st.lists(values, min_size=x.size, max_size=x.size))
-    return np.array(flat, dtype=x.dtype).reshape(x.shape)
-
-
 @given(data=st.data())
 def test_sigmoid_fused_equals_the_separate_functions_bit_for_bit(data):
     x = data.draw(logits(max_rows=3, max_classes=5))
@@ -81,7 +77,7 @@ def test_sigmoid_fused_equals_the_separate_functions_bit_for_bit(data):
         x = x.copy()
         x.flat[:: data.draw(st.integers(2, 4))] = data.draw(st.sampled_from([np.inf, -np.inf]))
         x.flat[1::5] = data.draw(st.sampled_from([0.0, -0.0]))
-    y = data.draw(_binary_targets(x))
+    y = data.draw(probabilities(x.shape, x.dtype))
     loss, grad = SIGMOID(x, y)
     np.testing.assert_array_equal(loss, xnp.sigmoid_cross_entropy(x, y))
     np.testing.assert_array_equal(grad, xnp.sigmoid_cross_entropy_grad(x, y))

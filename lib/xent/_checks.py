@@ -76,11 +76,24 @@ def check_elementwise_logits(logits):
     _require_no_nan("logits", logits)
 
 
-def _require_same_shape(logits, name, other):
-    if other.shape != logits.shape:
+def _require_same_shape(name, a, other_name, other):
+    if other.shape != a.shape:
         raise InputError(
-            f"logits and {name} must have the same shape, got {logits.shape} and {other.shape}"
+            f"{name} and {other_name} must have the same shape, got {a.shape} and {other.shape}"
         )
+
+
+def _require_unit_interval(values, prefix, hint=""):
+    """Every entry in [0, 1]; the message reads "{prefix} probabilities in [0, 1], got ..."."""
+    if np.issubdtype(values.dtype, np.floating) and values.size:
+        if values.min() >= 0 and values.max() <= 1:  # two passes, no temporaries
+            return
+    bad = (values < 0) | (values > 1)
+    if bad.any():
+        where = _where(bad)
+        value = float(values[where])
+        got = f"got {value:.6g} at index {where}"
+        raise InputError(f"{prefix} probabilities in [0, 1], {got}{hint}")
 
 
 def distribution_tolerance(dtype):
@@ -98,7 +111,7 @@ def check_distribution_targets(logits, targets):
     Returns what `check_logits` returns.
     """
     top = check_logits(logits)
-    _require_same_shape(logits, "targets", targets)
+    _require_same_shape("logits", logits, "targets", targets)
     if not np.issubdtype(targets.dtype, np.number) or np.issubdtype(
         targets.dtype, np.complexfloating
     ):
@@ -159,18 +172,9 @@ def check_labels(logits, labels):
 def check_binary_targets(logits, targets):
     """Targets for element-wise sigmoid cross-entropy: same shape as logits, each in [0, 1]."""
     check_elementwise_logits(logits)
-    _require_same_shape(logits, "targets", targets)
+    _require_same_shape("logits", logits, "targets", targets)
     _require_no_nan("targets", targets)
-    if np.issubdtype(targets.dtype, np.floating) and targets.size:
-        if targets.min() >= 0 and targets.max() <= 1:  # two passes, no temporaries
-            return
-    bad = (targets < 0) | (targets > 1)
-    if bad.any():
-        where = _where(bad)
-        raise InputError(
-            f"targets of a sigmoid cross-entropy are probabilities in [0, 1], "
-            f"got {float(targets[where]):.6g} at index {where}"
-        )
+    _require_unit_interval(targets, "targets of a sigmoid cross-entropy are")
 
 
 def check_fractions(name, values):
@@ -226,24 +230,8 @@ def check_probabilities_and_targets(probs, targets):
     """
     _require_float("probs", probs)
     _require_no_nan("probs", probs)
-    _require_same_shape_as("probs", probs, "targets", targets)
+    _require_same_shape("probs", probs, "targets", targets)
     _require_no_nan("targets", targets)
-    for name, values in (("probs", probs), ("targets", targets)):
-        if np.issubdtype(values.dtype, np.floating) and values.size:
-            if values.min() >= 0 and values.max() <= 1:  # two passes, no temporaries
-                continue
-        bad = (values < 0) | (values > 1)
-        if bad.any():
-            where = _where(bad)
-            hint = " (logits? use sigmoid_cross_entropy)" if name == "probs" else ""
-            raise InputError(
-                f"{name} of a binary cross-entropy must be probabilities in [0, 1], "
-                f"got {float(values[where]):.6g} at index {where}{hint}"
-            )
-
-
-def _require_same_shape_as(name, a, other_name, other):
-    if other.shape != a.shape:
-        raise InputError(
-            f"{name} and {other_name} must have the same shape, got {a.shape} and {other.shape}"
-        )
+    hint = " (logits? use sigmoid_cross_entropy)"
+    _require_unit_interval(probs, "probs of a binary cross-entropy must be", hint)
+    _require_unit_interval(targets, "targets of a binary cross-entropy must be")

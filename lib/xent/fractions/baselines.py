@@ -256,6 +256,12 @@ def dirichlet_nll_grad(logits, y, precision):
 # --- training the baselines
 
 
+def _network_output(params, activation, x):
+    """The MLP's last layer (log-ratio coordinates or Dirichlet logits) for features x."""
+    x = _coordinates("x", x, params[0].shape[0])
+    return mlp_layers(params, x, numpy_activation(activation))[-1]
+
+
 @dataclass
 class LogRatioRegression:
     """An MLP that predicts log-ratio coordinates; `predict` back-transforms them."""
@@ -270,8 +276,7 @@ class LogRatioRegression:
 
     def coordinates(self, x):
         """The predicted log-ratio coordinates, shape (n, D - 1)."""
-        x = _coordinates("x", x, self.params[0].shape[0])
-        return mlp_layers(self.params, x, numpy_activation(self.activation))[-1]
+        return _network_output(self.params, self.activation, x)
 
     def predict(self, x):
         """Predicted fractions: the inverse transform of the predicted coordinates."""
@@ -293,8 +298,7 @@ class DirichletRegression:
     config: dict = field(default_factory=dict)
 
     def logits(self, x):
-        x = _coordinates("x", x, self.params[0].shape[0])
-        return mlp_layers(self.params, x, numpy_activation(self.activation))[-1]
+        return _network_output(self.params, self.activation, x)
 
     def predict(self, x):
         """The Dirichlet mean softmax(z(x)): predicted fractions."""
