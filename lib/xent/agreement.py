@@ -1,8 +1,11 @@
 """One function, every implementation, one table.
 
-`compare(name, logits, second)` runs `name` (one of `xent.FUNCTIONS`) through our three
-backends and the frameworks' built-ins, in float32 and float64, scores each against the mpmath
-reference and returns a pandas DataFrame with one row per (dtype, implementation):
+`compare(name, logits, second, **options)` runs `name` (one of `xent.FUNCTIONS`) through our
+three backends and the frameworks' built-ins, in float32 and float64, scores each against the
+mpmath reference and returns a pandas DataFrame with one row per (dtype, implementation).
+Keyword options (a focal loss's gamma, a positive-class weight) go to every implementation,
+the reference and its gradient alike; a built-in adapter takes them under the same names.
+The columns:
 
 - ``max ulp``: the largest error of the values, in units in the last place of that dtype;
 - ``max rel``: the largest relative error of the values;
@@ -40,15 +43,22 @@ def ours(backend, name):
     fn = getattr(module, name)
     wants_grad = name in _REFERENCE_GRADS
     if backend == "torch":
-        return lambda *args: run_torch(fn, *args, grad=wants_grad)
+        return lambda *args, **options: run_torch(
+            lambda *a: fn(*a, **options), *args, grad=wants_grad
+        )
     if backend == "tensorflow":
-        return lambda *args: run_tensorflow(fn, *args, grad=wants_grad)
+        return lambda *args, **options: run_tensorflow(
+            lambda *a: fn(*a, **options), *args, grad=wants_grad
+        )
     derived = getattr(module, f"{name}_grad", None)
     if name == "logsumexp":
         derived = module.softmax  # d logsumexp / dx = softmax: the chapter derives it
     if name == "log_sigmoid":
         derived = lambda x: module.sigmoid(-x)  # noqa: E731
-    return lambda *args: (fn(*args), derived(*args) if derived else None)
+    return lambda *args, **options: (
+        fn(*args, **options),
+        derived(*args, **options) if derived else None,
+    )
 
 
 def implementations(name):
@@ -64,18 +74,20 @@ def _cast(second, dtype):
     return (second.astype(dtype) if np.issubdtype(second.dtype, np.floating) else second,)
 
 
-def compare(name, logits, second=None, dtypes=("float32", "float64")):
+def compare(name, logits, second=None, dtypes=("float32", "float64"), **options):
     """Score every implementation of `name` on (logits[, targets or labels]); see the module doc."""
     rows = []
     for dtype in dtypes:
         x = np.asarray(logits).astype(dtype)
         rest = _cast(second, dtype)
-        exact = getattr(reference, name)(x, *rest)
+        exact = getattr(reference, name)(x, *rest, **options)
         finite = np.vectorize(lambda v: bool(np.isfinite(float(v))), otypes=[bool])(exact)
-        exact_grad = _REFERENCE_GRADS[name](x, *rest) if name in _REFERENCE_GRADS else None
+        exact_grad = (
+            _REFERENCE_GRADS[name](x, *rest, **options) if name in _REFERENCE_GRADS else None
+        )
         u = np.finfo(dtype).eps / 2
         for label, kind, fn in implementations(name):
-            values, grad = fn(x, *rest)
+            values, grad = fn(x, *rest, **options)
             row = {
                 "dtype": dtype,
                 "implementation": label,
