@@ -28,6 +28,10 @@ FUNCTIONS = (
     "binary_cross_entropy_from_probs",
 )
 
+#: Helpers that are not losses of logits (target transforms, reductions): same signature in
+#: every backend too, but no agreement table of their own.
+HELPERS = ()
+
 from xent._checks import InputError  # noqa: E402  (after the constants, which it does not use)
 
-__all__ = ["BACKENDS", "FUNCTIONS", "InputError", "__version__"]
+__all__ = ["BACKENDS", "FUNCTIONS", "HELPERS", "InputError", "__version__"]
