@@ -54,6 +54,19 @@ def test_sparse_softmax_cross_entropy_is_forward_stable(backend, data):
 
 
 @pytest.mark.parametrize("backend", BACKENDS)
+@pytest.mark.parametrize("label_dtype", ["int64", "int32", "int16", "uint8"])
+def test_sparse_labels_of_every_integer_dtype(backend, label_dtype):
+    """tf.gather refuses uint8 and int16 indices; our functions take any integer labels."""
+    x = np.array([[1.0, 2.0, 3.0], [0.5, -1.0, 4.0]])
+    labels = np.array([2, 0])
+    values, _ = agreement.ours(backend, "sparse_softmax_cross_entropy")(
+        x, labels.astype(label_dtype)
+    )
+    expected = reference.to_float(reference.sparse_softmax_cross_entropy(x, labels))
+    np.testing.assert_allclose(values, expected, rtol=1e-15)
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
 @given(gap=st.floats(0, 1))
 def test_tiny_losses_keep_their_digits(backend, dtype, gap):
