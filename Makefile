@@ -10,6 +10,7 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-from-pyproject
 export OMP_NUM_THREADS ?= 2
 export PYTHONHASHSEED := 0
+NBVAL_WORKERS ?= 2
 
 JB_ARGS := . --config book/_config.yml --toc book/_toc.yml --path-output book
 
@@ -27,7 +28,11 @@ book: env
 	$(BIN)/jupyter-book build $(JB_ARGS) -W -n --keep-going
 	@echo "The book is in book/_build/html/index.html"
 
-test: lint unit notebooks book browser
+# The library tests, nbval and the book build share nothing but the CPU: they run side by side
+# (one core's worth each, output kept per target), then the browser reads the built book.
+test: lint
+	$(MAKE) --no-print-directory -j3 --output-sync=target unit notebooks book NBVAL_WORKERS=1
+	$(MAKE) --no-print-directory browser
 
 lint: env
 	$(BIN)/ruff check .
@@ -44,7 +49,7 @@ notebooks: env
 		$(BIN)/jupytext --quiet --to ipynb -o build/nbval/$$(basename $$f .md).ipynb $$f || exit 1; \
 	done
 	$(BIN)/python -m pytest --nbval-lax --nbval-current-env --nbval-cell-timeout=300 \
-		-n 2 --dist loadscope -p no:cacheprovider -o addopts="" build/nbval
+		-n $(NBVAL_WORKERS) --dist loadscope -p no:cacheprovider -o addopts="" build/nbval
 
 # The built book in headless Chromium (Debian's package; as root we install it if missing).
 browser: env chromium

@@ -235,3 +235,51 @@ def check_probabilities_and_targets(probs, targets):
     hint = " (logits? use sigmoid_cross_entropy)"
     _require_unit_interval(probs, "probs of a binary cross-entropy must be", hint)
     _require_unit_interval(targets, "targets of a binary cross-entropy must be")
+
+
+def _require_weights(name, weights, shape, what):
+    """Real, finite, >= 0 weights that broadcast to `shape` (the shape of what they weigh)."""
+    if not np.issubdtype(weights.dtype, np.number) or np.issubdtype(
+        weights.dtype, np.complexfloating
+    ):
+        raise InputError(f"{name} must be real numbers, got dtype {weights.dtype}")
+    try:
+        fits = np.broadcast_shapes(weights.shape, shape) == shape
+    except ValueError:
+        fits = False
+    if not fits:
+        raise InputError(
+            f"{name} of shape {weights.shape} does not broadcast to the {what} shape {shape}"
+        )
+    _require_no_nan(name, weights)
+    if np.isinf(weights).any():
+        raise InputError(f"{name} must be finite, but contain inf (first at index "
+                         f"{_where(np.isinf(weights))})")
+    if (weights < 0).any():
+        where = _where(weights < 0) if weights.ndim else ()
+        raise InputError(
+            f"{name} must be >= 0, got {float(weights[where]):.6g} at index {where}"
+        )
+
+
+def check_pos_weight(logits, pos_weight):
+    """A positive-class weight: real, finite, >= 0, a scalar or broadcast against the logits
+    (a vector of one weight per label for multi-label logits)."""
+    _require_weights("pos_weight", pos_weight, logits.shape, "logits")
+
+
+REDUCTION_DENOMINATORS = ("count", "weights", "nonzero", "sum")
+
+
+def check_reduction(losses, weights, denominator):
+    """Losses to reduce (float, no NaN), optional weights that broadcast to them (finite,
+    >= 0), and a denominator from `REDUCTION_DENOMINATORS`."""
+    if not isinstance(denominator, str) or denominator not in REDUCTION_DENOMINATORS:
+        raise InputError(
+            f"denominator must be one of {', '.join(map(repr, REDUCTION_DENOMINATORS))}, "
+            f"got {denominator!r}"
+        )
+    _require_float("losses", losses)
+    _require_no_nan("losses", losses)
+    if weights is not None:
+        _require_weights("weights", weights, losses.shape, "losses")

@@ -199,25 +199,54 @@ def softmax_cross_entropy_value_and_grad(logits, targets):
     return (total * log1p_s + cross).reshape(logits.shape[:-1]), g.reshape(logits.shape)
 
 
-def sigmoid_cross_entropy(logits, targets):
-    """-(y log sigmoid(x) + (1 - y) log sigmoid(-x)), element-wise, from logits.
+def sigmoid_cross_entropy(logits, targets, pos_weight=None):
+    """-(q y log sigmoid(x) + (1 - y) log sigmoid(-x)), element-wise, from logits; q = pos_weight.
 
     Written as log1p(exp(-|x|)) + y * max(-x, 0) + (1 - y) * max(x, 0): three terms >= 0, so no
     cancellation (the usual max(x, 0) - x * y + ... cancels when y is close to 1), and an
     infinite logit gives the right answer (0 or inf), not NaN.
+
+    `pos_weight` q (a scalar, or one weight per label broadcast against the last axis; finite,
+    >= 0) multiplies the positive term: c * log1p(exp(-|x|)) + q y max(-x, 0) + (1 - y) max(x, 0)
+    with c = q y + (1 - y), still three terms >= 0. c is summed from two terms >= 0 (1 + (q - 1) y
+    when q >= 1, (1 - y) + q y when q < 1), so c = 1 exactly at q = 1: the unweighted loss, bit
+    for bit. None (the default) is the unweighted loss.
     """
     logits, targets = np.asarray(logits), np.asarray(targets)
     _checks.check_binary_targets(logits, targets)
     targets = targets.astype(logits.dtype, copy=False)
     abs_x, relu_x, relu_neg_x = _abs_and_relus(logits)
-    return np.log1p(np.exp(-abs_x)) + _times(targets, relu_neg_x) + _times(1 - targets, relu_x)
+    if pos_weight is None:
+        return np.log1p(np.exp(-abs_x)) + _times(targets, relu_neg_x) + _times(1 - targets, relu_x)
+    q, c = _positive_weights(logits, targets, pos_weight)
+    return c * np.log1p(np.exp(-abs_x)) + _times(q * targets, relu_neg_x) + _times(1 - targets, relu_x)
 
 
-def sigmoid_cross_entropy_grad(logits, targets):
-    """d sigmoid_cross_entropy / d logits = sigmoid(x) - y, element-wise."""
+def _positive_weights(logits, targets, pos_weight):
+    """(q, c = q y + (1 - y)) for the positive-weighted loss, in the logits' dtype, checked.
+
+    c is a sum of two terms >= 0 in either branch, so it has no cancellation.
+    """
+    pos_weight = np.asarray(pos_weight)
+    _checks.check_pos_weight(logits, pos_weight)
+    q = pos_weight.astype(logits.dtype, copy=False)
+    c = np.where(q >= 1, 1 + (q - 1) * targets, (1 - targets) + q * targets)
+    return q, c.astype(logits.dtype, copy=False)
+
+
+def sigmoid_cross_entropy_grad(logits, targets, pos_weight=None):
+    """d sigmoid_cross_entropy / d logits = sigmoid(x) - y, element-wise.
+
+    With pos_weight q: (1 - y) sigmoid(x) - q y sigmoid(-x) = c sigmoid(x) - q y, c = q y + 1 - y
+    (sigmoid(-x) = 1 - sigmoid(x)); at q = 1 that is sigmoid(x) - y exactly.
+    """
     logits, targets = np.asarray(logits), np.asarray(targets)
     _checks.check_binary_targets(logits, targets)
-    return sigmoid(logits) - targets.astype(logits.dtype, copy=False)
+    targets = targets.astype(logits.dtype, copy=False)
+    if pos_weight is None:
+        return sigmoid(logits) - targets
+    q, c = _positive_weights(logits, targets, pos_weight)
+    return c * sigmoid(logits) - q * targets
 
 
 def sigmoid_cross_entropy_value_and_grad(logits, targets):
