@@ -26,11 +26,17 @@ FUNCTIONS = (
     "sigmoid_cross_entropy",
     "kl_divergence",
     "binary_cross_entropy_from_probs",
+    "sigmoid_focal_loss",
+    "softmax_focal_loss",
+    "poly1_cross_entropy",
+    "chunked_softmax_cross_entropy",
+    "sampled_softmax_loss",
+    "nce_loss",
 )
 
 #: Helpers that are not losses of logits (target transforms, reductions): same signature in
 #: every backend too, but no agreement table of their own.
-HELPERS = ()
+HELPERS = ("reduce_loss", "smooth_labels")
 
 from xent._checks import InputError  # noqa: E402  (after the constants, which it does not use)
 

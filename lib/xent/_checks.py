@@ -253,13 +253,12 @@ def _require_weights(name, weights, shape, what):
         )
     _require_no_nan(name, weights)
     if np.isinf(weights).any():
-        raise InputError(f"{name} must be finite, but contain inf (first at index "
-                         f"{_where(np.isinf(weights))})")
+        raise InputError(
+            f"{name} must be finite, but contain inf (first at index {_where(np.isinf(weights))})"
+        )
     if (weights < 0).any():
         where = _where(weights < 0) if weights.ndim else ()
-        raise InputError(
-            f"{name} must be >= 0, got {float(weights[where]):.6g} at index {where}"
-        )
+        raise InputError(f"{name} must be >= 0, got {float(weights[where]):.6g} at index {where}")
 
 
 def check_pos_weight(logits, pos_weight):
@@ -283,3 +282,151 @@ def check_reduction(losses, weights, denominator):
     _require_no_nan("losses", losses)
     if weights is not None:
         _require_weights("weights", weights, losses.shape, "losses")
+
+
+# --- huge vocabularies: the output layer's inputs (hidden states, class weights) and sampled ids
+
+
+def _require_class_ids(name, ids, shape, n_classes):
+    """Integer class ids of the given shape, each in [0, n_classes)."""
+    if not np.issubdtype(ids.dtype, np.integer):
+        raise InputError(f"{name} must be integers (class indices), got dtype {ids.dtype}")
+    if ids.shape != shape:
+        raise InputError(f"{name} must have shape {shape}, got {ids.shape}")
+    bad = (ids < 0) | (ids >= n_classes)
+    if bad.any():
+        where = _where(bad)
+        raise InputError(
+            f"{name[:-1] if name.endswith('s') else name} {int(ids[where])} at index {where} "
+            f"is out of range: there are {n_classes} classes, so ids must be in "
+            f"[0, {n_classes - 1}]"
+        )
+
+
+def _require_output_layer(hidden, hidden_name, weight, weight_name):
+    """hidden (N, H) and weight (V, H): finite, floating point, the same dtype and H."""
+    _require_finite_table(hidden_name, hidden, "features")
+    _require_finite_table(weight_name, weight, "features")
+    _require_float(hidden_name, hidden)
+    _require_float(weight_name, weight)
+    if hidden.dtype != weight.dtype:
+        raise InputError(
+            f"{hidden_name} and {weight_name} must have the same dtype, "
+            f"got {hidden.dtype} and {weight.dtype}"
+        )
+    if hidden.shape[1] != weight.shape[1]:
+        raise InputError(
+            f"{hidden_name} {hidden.shape} and {weight_name} {weight.shape} must have the same "
+            f"number of features (columns): logits = {hidden_name} @ {weight_name}.T"
+        )
+
+
+def check_chunked(hidden, weight, labels, chunk_size):
+    """Exact cross-entropy of logits = hidden @ weight.T, computed in vocabulary chunks."""
+    _require_output_layer(hidden, "hidden", weight, "weight")
+    _require_class_ids("labels", labels, hidden.shape[:1], weight.shape[0])
+    if isinstance(chunk_size, bool) or not isinstance(chunk_size, int | np.integer):
+        raise InputError(f"chunk_size must be an integer, got {chunk_size!r}")
+    if chunk_size < 1:
+        raise InputError(f"chunk_size must be at least 1, got {chunk_size}")
+
+
+def check_sampled(
+    weights, biases, labels, inputs, sampled, true_expected_count, sampled_expected_count
+):
+    """The inputs of a sampled loss (TF's argument order, one true label per row)."""
+    _require_output_layer(inputs, "inputs", weights, "weights")
+    n, n_classes = inputs.shape[0], weights.shape[0]
+    _require_float("biases", biases)
+    if biases.shape != (n_classes,):
+        raise InputError(f"biases must have shape ({n_classes},), got {biases.shape}")
+    _require_no_nan("biases", biases)
+    _require_class_ids("labels", labels, (n,), n_classes)
+    if sampled.ndim != 1:
+        raise InputError(f"sampled must be a 1-D array of class ids, got shape {sampled.shape}")
+    _require_class_ids("sampled", sampled, sampled.shape, n_classes)
+    for name, count, shape in (
+        ("true_expected_count", true_expected_count, (n,)),
+        ("sampled_expected_count", sampled_expected_count, sampled.shape),
+    ):
+        if count.shape != shape:
+            raise InputError(f"{name} must have shape {shape}, got {count.shape}")
+        _require_no_nan(name, count)
+        if count.size and not (count.min() > 0 and np.isfinite(count.max())):
+            where = _where(~((count > 0) & np.isfinite(count)))
+            raise InputError(
+                f"{name} must be positive and finite (its log is subtracted), "
+                f"got {float(count[where]):.6g} at index {where}"
+            )
+
+
+# --- label smoothing, focal losses, poly-1: their parameters
+
+
+def _require_real_number(name, value):
+    """A plain real number (Python or NumPy scalar, not bool), returned as a float."""
+    if isinstance(value, bool) or not isinstance(value, int | float | np.integer | np.floating):
+        raise InputError(f"{name} must be a real number, got {value!r}")
+    value = float(value)
+    if np.isnan(value):
+        raise InputError(f"{name} must be a real number, got nan")
+    return value
+
+
+def check_smoothing(targets, eps, binary):
+    """Targets to smooth (float, in [0, 1], a class axis unless binary) and eps in [0, 1]."""
+    eps = _require_real_number("eps", eps)
+    if not 0 <= eps <= 1:
+        raise InputError(f"label smoothing eps must be in [0, 1], got {eps:.6g}")
+    _require_float("targets", targets)
+    if not binary and (targets.ndim == 0 or targets.shape[-1] == 0):
+        raise InputError(
+            f"targets to smooth over classes need a class axis (the last), got shape "
+            f"{targets.shape}; use binary=True for element-wise targets"
+        )
+    _require_no_nan("targets", targets)
+    _require_unit_interval(targets, "targets to smooth must be")
+
+
+def check_focal(gamma, alpha=None, n_classes=None):
+    """gamma >= 0 and finite; alpha None, or in [0, 1] (a scalar, or one per class if n_classes).
+
+    For the sigmoid focal loss (n_classes None) alpha weighs the positives and 1 - alpha the
+    negatives, so it must be a scalar in [0, 1]; the softmax one takes a scalar or one weight per
+    class, each in [0, 1].
+    """
+    gamma = _require_real_number("gamma", gamma)
+    if not 0 <= gamma < np.inf:
+        raise InputError(f"gamma must be finite and >= 0 (a focusing exponent), got {gamma:.6g}")
+    if alpha is None:
+        return
+    values = np.asarray(alpha)
+    if n_classes is None and values.ndim != 0:
+        raise InputError(
+            f"alpha must be a scalar for the sigmoid focal loss, got shape {values.shape}"
+        )
+    if values.ndim not in (0, 1) or (values.ndim == 1 and values.shape != (n_classes,)):
+        raise InputError(
+            f"alpha must be a scalar or one weight per class, shape ({n_classes},), "
+            f"got shape {values.shape}"
+        )
+    if not np.issubdtype(values.dtype, np.number) or np.issubdtype(
+        values.dtype, np.complexfloating
+    ):
+        raise InputError(f"alpha must be real numbers, got dtype {values.dtype}")
+    _require_no_nan("alpha", values)
+    bad = (values < 0) | (values > 1)
+    if bad.any():
+        where = _where(np.atleast_1d(bad))
+        got = float(np.atleast_1d(values)[where])
+        raise InputError(f"alpha must be in [0, 1], got {got:.6g} at index {where}")
+
+
+def check_poly1_epsilon(epsilon):
+    """epsilon >= -1 and finite: below -1, -log p_t + epsilon (1 - p_t) rises with p_t."""
+    epsilon = _require_real_number("epsilon", epsilon)
+    if not -1 <= epsilon < np.inf:
+        raise InputError(
+            f"epsilon must be finite and >= -1 (below -1 poly-1 is not decreasing in p_t), "
+            f"got {epsilon:.6g}"
+        )

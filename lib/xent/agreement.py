@@ -34,6 +34,9 @@ _REFERENCE_GRADS = {
     "kl_divergence": reference.kl_divergence_grad,
     # its first argument is probabilities, not logits: compare passes it through unchanged
     "binary_cross_entropy_from_probs": reference.binary_cross_entropy_from_probs_grad,
+    "sigmoid_focal_loss": reference.sigmoid_focal_loss_grad,
+    "softmax_focal_loss": reference.softmax_focal_loss_grad,
+    "poly1_cross_entropy": reference.poly1_cross_entropy_grad,
 }
 
 
@@ -87,7 +90,10 @@ def compare(name, logits, second=None, dtypes=("float32", "float64"), **options)
         )
         u = np.finfo(dtype).eps / 2
         for label, kind, fn in implementations(name):
-            values, grad = fn(x, *rest, **options)
+            try:
+                values, grad = fn(x, *rest, **options)
+            except NotImplementedError:  # a built-in without the requested options: no row
+                continue
             row = {
                 "dtype": dtype,
                 "implementation": label,
@@ -112,3 +118,85 @@ def rounded(table):
         {"max ulp": "{:.3g}", "max rel": "{:.1e}", "grad / u": "{:.3g}", "non-finite": "{:d}"},
         na_rep="-",
     )
+
+
+# --- functions of several arrays (the output layer of a huge vocabulary): hidden states and
+# class weights in, a loss per row out. `compare` differentiates its first argument only; these
+# are scored by `compare_inputs`, with the gradients with respect to every float array listed.
+
+#: name -> (positions of the arguments differentiated, the reference gradients of the sum)
+_MULTI_INPUT_GRADS = {
+    "chunked_softmax_cross_entropy": ((0, 1), reference.chunked_softmax_cross_entropy_grad),
+    "sampled_softmax_loss": ((0, 1, 3), reference.sampled_softmax_loss_grad),
+    "nce_loss": ((0, 1, 3), reference.nce_loss_grad),
+}
+
+
+def _ours_inputs(backend, name):
+    """Our `backend` implementation of `name` -> (values, gradients of their sum), as NumPy."""
+    from xent.builtins import _tensorflow_inputs, _torch_inputs
+
+    module = importlib.import_module(f"xent.{backend}")
+    fn = getattr(module, name)
+    wrt = _MULTI_INPUT_GRADS[name][0]
+    if backend == "torch":
+        return lambda *args, **options: _torch_inputs(lambda *a: fn(*a, **options), args, wrt)
+    if backend == "tensorflow":
+        return lambda *args, **options: _tensorflow_inputs(lambda *a: fn(*a, **options), args, wrt)
+    derived = getattr(module, f"{name}_grad")
+    return lambda *args, **options: (fn(*args, **options), derived(*args, **options))
+
+
+def score(label, kind, values, grads, exact, exact_grads):
+    """One row of an agreement table: computed (values, grads) against the reference.
+
+    `grads` and `exact_grads` are tuples of arrays (one per differentiated argument, or empty).
+    "grad / u" is the largest error of any gradient entry relative to the largest true entry
+    of that gradient (at least 1), in units of the dtype's roundoff u.
+    """
+    values = np.asarray(values)
+    u = np.finfo(values.dtype).eps / 2
+    finite = np.vectorize(lambda v: bool(np.isfinite(float(v))), otypes=[bool])(exact)
+    row = {
+        "dtype": str(values.dtype),
+        "implementation": label,
+        "kind": kind,
+        "max ulp": np.max(reference.ulp_error(values, exact), initial=0.0),
+        "max rel": np.max(reference.relative_error(values, exact), initial=0.0),
+        "grad / u": np.nan,
+        "non-finite": int(np.sum(finite & ~np.isfinite(values))),
+    }
+    if grads is not None and exact_grads is not None:
+        worst = 0.0
+        for computed, true in zip(grads, exact_grads, strict=True):
+            computed, true = np.asarray(computed, np.float64), reference.to_float(true)
+            scale = max(1.0, float(np.max(np.abs(true), initial=0.0)))
+            worst = max(worst, float(np.max(np.abs(computed - true), initial=0.0)) / scale)
+        row["grad / u"] = worst / u
+    return row
+
+
+def compare_inputs(name, args, dtypes=("float32", "float64"), **options):
+    """`compare` for the functions of several arrays in `_MULTI_INPUT_GRADS`.
+
+    `args` are the function's positional arguments (NumPy arrays); the floating-point ones are
+    cast to each dtype, the integer ones (labels, sampled ids) kept. The gradient column scores
+    the gradients with respect to every float argument that carries one (see `score`).
+    """
+    wrt, reference_grad = _MULTI_INPUT_GRADS[name]
+    rows = []
+    for dtype in dtypes:
+        cast = tuple(
+            np.asarray(a).astype(dtype)
+            if np.issubdtype(np.asarray(a).dtype, np.floating)
+            else np.asarray(a)
+            for a in args
+        )
+        exact = getattr(reference, name)(*cast, **options)
+        exact_grads = reference_grad(*cast, **options)
+        mine = [(f"xent.{b}.{name}", "ours", _ours_inputs(b, name)) for b in BACKENDS]
+        theirs = [(label, "built-in", fn) for label, fn in BUILTINS[name]]
+        for label, kind, fn in mine + theirs:
+            values, grads = fn(*cast, **options)
+            rows.append(score(label, kind, values, grads, exact, exact_grads))
+    return pd.DataFrame(rows).set_index(["dtype", "implementation"])
