@@ -84,7 +84,6 @@ def compare(name, logits, second=None, dtypes=("float32", "float64"), **options)
         x = np.asarray(logits).astype(dtype)
         rest = _cast(second, dtype)
         exact = getattr(reference, name)(x, *rest, **options)
-        finite = np.vectorize(lambda v: bool(np.isfinite(float(v))), otypes=[bool])(exact)
         exact_grad = (
             _REFERENCE_GRADS[name](x, *rest, **options) if name in _REFERENCE_GRADS else None
         )
@@ -94,15 +93,7 @@ def compare(name, logits, second=None, dtypes=("float32", "float64"), **options)
                 values, grad = fn(x, *rest, **options)
             except NotImplementedError:  # a built-in without the requested options: no row
                 continue
-            row = {
-                "dtype": dtype,
-                "implementation": label,
-                "kind": kind,
-                "max ulp": np.max(reference.ulp_error(values, exact), initial=0.0),
-                "max rel": np.max(reference.relative_error(values, exact), initial=0.0),
-                "grad / u": np.nan,
-                "non-finite": int(np.sum(finite & ~np.isfinite(values))),
-            }
+            row = score(label, kind, values, None, exact, None) | {"dtype": dtype}
             if exact_grad is not None and grad is not None:
                 computed, true = grad.astype(np.float64), reference.to_float(exact_grad)
                 with np.errstate(invalid="ignore"):  # inf - inf: an exact infinite gradient
@@ -155,7 +146,6 @@ def score(label, kind, values, grads, exact, exact_grads):
     of that gradient (at least 1), in units of the dtype's roundoff u.
     """
     values = np.asarray(values)
-    u = np.finfo(values.dtype).eps / 2
     finite = np.vectorize(lambda v: bool(np.isfinite(float(v))), otypes=[bool])(exact)
     row = {
         "dtype": str(values.dtype),
@@ -172,7 +162,7 @@ def score(label, kind, values, grads, exact, exact_grads):
             computed, true = np.asarray(computed, np.float64), reference.to_float(true)
             scale = max(1.0, float(np.max(np.abs(true), initial=0.0)))
             worst = max(worst, float(np.max(np.abs(computed - true), initial=0.0)) / scale)
-        row["grad / u"] = worst / u
+        row["grad / u"] = worst / (np.finfo(values.dtype).eps / 2)
     return row
 
 
