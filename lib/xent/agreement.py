@@ -13,6 +13,11 @@ The columns:
   dtype's roundoff u (gradients of these losses are O(1), so this is a relative measure);
 - ``non-finite``: how many values are NaN or inf where the true value is finite.
 
+`compare_inputs(name, args, **options)` does the same for the functions of several arrays (an
+output layer's hidden states and weights); its ``grad / u`` scores every gradient it checks,
+each error divided by the largest entry of that true gradient when that entry exceeds 1 (the
+gradients of a weight matrix grow with the batch), so that it stays a relative measure.
+
 Importing this module imports torch and TensorFlow.
 """
 
