@@ -58,28 +58,12 @@ def _keras(loss_class, elementwise=False):
     return adapter
 
 
-def _without_options(adapter):
-    """An adapter for a built-in with no options: asked for any, it cannot compute the loss."""
-
-    def wrapped(*args, **options):
-        given = sorted(k for k, v in options.items() if v is not None)
-        if given:
-            raise NotImplementedError(f"this built-in has no {', '.join(given)}")
-        return adapter(*args)
-
-    return wrapped
-
-
 def _as_torch(value, dtype):
     return None if value is None else torch.as_tensor(value, dtype=getattr(torch, str(dtype)))
 
 
-def _weighted_cross_entropy_with_logits(logits, targets, pos_weight=None):
+def _weighted_cross_entropy_with_logits(logits, targets, *, pos_weight):
     """tf.nn.weighted_cross_entropy_with_logits: the TF op for a positive-class weight only."""
-    if pos_weight is None:
-        raise NotImplementedError(
-            "needs a pos_weight (without one: sigmoid_cross_entropy_with_logits)"
-        )
     q = tf.constant(pos_weight, dtype=logits.dtype)
     return run_tensorflow(
         lambda t, u: tf.nn.weighted_cross_entropy_with_logits(labels=u, logits=t, pos_weight=q),
@@ -143,8 +127,8 @@ BUILTINS = {
         ),
         ("keras SparseCategoricalCrossentropy", _keras(keras.losses.SparseCategoricalCrossentropy)),
     ],
-    # pos_weight: torch and tf.nn.weighted_cross_entropy_with_logits take it; the plain TF op
-    # and Keras have none, so their rows raise NotImplementedError and compare leaves them out
+    # pos_weight: torch and tf.nn.weighted_cross_entropy_with_logits take it (the latter needs
+    # it); the plain TF op and Keras have none, so compare leaves them out when it is given
     "sigmoid_cross_entropy": [
         (
             "F.binary_cross_entropy_with_logits",
@@ -158,15 +142,13 @@ BUILTINS = {
         ),
         (
             "tf.nn.sigmoid_cross_entropy_with_logits",
-            _without_options(
-                lambda x, y: run_tensorflow(
-                    lambda t, u: tf.nn.sigmoid_cross_entropy_with_logits(labels=u, logits=t), x, y
-                ),
+            lambda x, y: run_tensorflow(
+                lambda t, u: tf.nn.sigmoid_cross_entropy_with_logits(labels=u, logits=t), x, y
             ),
         ),
         (
             "keras BinaryCrossentropy",
-            _without_options(_keras(keras.losses.BinaryCrossentropy, elementwise=True)),
+            _keras(keras.losses.BinaryCrossentropy, elementwise=True),
         ),
         ("tf.nn.weighted_cross_entropy_with_logits", _weighted_cross_entropy_with_logits),
     ],
