@@ -78,6 +78,13 @@ def to_numpy(value):
     return value.numpy() if hasattr(value, "numpy") else np.asarray(value)
 
 
+def elementwise_condition(x, f_exact, df_exact):
+    """|x f'(x) / f(x)|: the relative condition number of an element-wise function."""
+    f, df = reference.to_float(f_exact), reference.to_float(df_exact)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        return np.nan_to_num(np.abs(x * df / f), nan=0.0, posinf=np.inf)
+
+
 def assert_forward_stable(computed, exact, cond, dtype, factor=4.0):
     """|computed - exact| <= factor * u * (1 + cond) * |exact|, per entry (Blanchard et al.).
 

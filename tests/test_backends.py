@@ -16,6 +16,7 @@ from conftest import (
     assert_forward_stable,
     class_labels,
     distributions,
+    elementwise_condition,
     logits,
     probabilities,
     unit_roundoff,
@@ -23,13 +24,6 @@ from conftest import (
 from xent import agreement, reference
 
 GRADIENT_TOLERANCE_IN_U = 8  # |computed - exact| of an O(1) gradient, in units of roundoff
-
-
-def _cond_elementwise(x, f_exact, df_exact):
-    """|x f'(x) / f(x)|: the relative condition number of an element-wise function."""
-    f, df = reference.to_float(f_exact), reference.to_float(df_exact)
-    with np.errstate(divide="ignore", invalid="ignore"):
-        return np.nan_to_num(np.abs(x * df / f), nan=0.0, posinf=np.inf)
 
 
 @pytest.mark.parametrize("backend", BACKENDS)
@@ -122,7 +116,7 @@ def test_sigmoid_and_log_sigmoid_are_forward_stable(backend, x):
     assert_forward_stable(s, exact_s, cond_s, x.dtype)
     ls, _ = agreement.ours(backend, "log_sigmoid")(x)
     exact_ls = reference.log_sigmoid(x)
-    assert_forward_stable(ls, exact_ls, _cond_elementwise(x, exact_ls, exact_s_neg), x.dtype)
+    assert_forward_stable(ls, exact_ls, elementwise_condition(x, exact_ls, exact_s_neg), x.dtype)
 
 
 @pytest.mark.parametrize("backend", BACKENDS)
@@ -133,7 +127,7 @@ def test_sigmoid_cross_entropy_is_forward_stable(backend, data):
     values, _ = agreement.ours(backend, "sigmoid_cross_entropy")(x, y)
     exact = reference.sigmoid_cross_entropy(x, y)
     grad = reference.sigmoid_cross_entropy_grad(x, y)
-    assert_forward_stable(values, exact, _cond_elementwise(x, exact, grad), x.dtype)
+    assert_forward_stable(values, exact, elementwise_condition(x, exact, grad), x.dtype)
 
 
 # --- gradients
