@@ -115,6 +115,10 @@ def test_page_renders_offline(server, page, name):
     assert untypeset == 0, f"{untypeset} equations not typeset by MathJax"
     text = page.inner_text("article") if page.query_selector("article") else ""
     assert "$$" not in text and "\\begin{" not in text, "raw TeX left in the page"
+    # TensorFlow's start-up log lines, when something imports it (or Keras) before xent does
+    assert "absl::InitializeLog" not in text and "oneDNN custom operations" not in text, (
+        "TensorFlow log lines in the page: import xent.tensorflow before tensorflow and keras"
+    )
     broken = page.evaluate(
         "[...document.images].filter(i => !i.complete || i.naturalWidth === 0).map(i => i.src)"
     )
