@@ -78,6 +78,16 @@ def to_numpy(value):
     return value.numpy() if hasattr(value, "numpy") else np.asarray(value)
 
 
+def finite_difference(f, x, h=1e-6):
+    """Central differences of sum(f(x)) with respect to every entry of x."""
+    grad = np.zeros_like(x)
+    for i in np.ndindex(x.shape):
+        step = np.zeros_like(x)
+        step[i] = h
+        grad[i] = (f(x + step).sum() - f(x - step).sum()) / (2 * h)
+    return grad
+
+
 def elementwise_condition(x, f_exact, df_exact):
     """|x f'(x) / f(x)|: the relative condition number of an element-wise function."""
     f, df = reference.to_float(f_exact), reference.to_float(df_exact)

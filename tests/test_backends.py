@@ -17,6 +17,7 @@ from conftest import (
     class_labels,
     distributions,
     elementwise_condition,
+    finite_difference,
     logits,
     probabilities,
     unit_roundoff,
@@ -158,15 +159,6 @@ def test_gradients_match_the_reference(backend, data):
     _assert_gradient_close(grad, reference.softmax(x), x.dtype)
 
 
-def _finite_difference(f, x, h=1e-6):
-    grad = np.zeros_like(x)
-    for i in np.ndindex(x.shape):
-        step = np.zeros_like(x)
-        step[i] = h
-        grad[i] = (f(x + step).sum() - f(x - step).sum()) / (2 * h)
-    return grad
-
-
 @given(data=st.data())
 def test_derived_gradients_match_finite_differences(data):
     """Independent of the reference: the chapter's formulas against central differences."""
@@ -181,7 +173,7 @@ def test_derived_gradients_match_finite_differences(data):
         (xnp.sparse_softmax_cross_entropy, xnp.sparse_softmax_cross_entropy_grad, labels),
         (xnp.sigmoid_cross_entropy, xnp.sigmoid_cross_entropy_grad, probs),
     ]:
-        numeric = _finite_difference(lambda z, loss=loss, second=second: loss(z, second), x)
+        numeric = finite_difference(lambda z, loss=loss, second=second: loss(z, second), x)
         np.testing.assert_allclose(grad(x, second), numeric, atol=1e-7)
 
 

@@ -18,6 +18,7 @@ from conftest import (
     BACKENDS,
     assert_forward_stable,
     distributions,
+    finite_difference,
     logits,
     probabilities,
     to_numpy,
@@ -175,15 +176,6 @@ def test_gradients_match_the_reference(backend, data):
         _assert_gradient_close(grad, exact, x.dtype, scale * (1 + gamma) * x.shape[-1])
 
 
-def _finite_difference(f, x, h=1e-6):
-    grad = np.zeros_like(x)
-    for i in np.ndindex(x.shape):
-        step = np.zeros_like(x)
-        step[i] = h
-        grad[i] = (f(x + step).sum() - f(x - step).sum()) / (2 * h)
-    return grad
-
-
 @settings(max_examples=25)
 @given(data=st.data())
 def test_derived_gradients_match_finite_differences(data):
@@ -200,7 +192,7 @@ def test_derived_gradients_match_finite_differences(data):
         ("sigmoid_focal_loss", probs, {"gamma": gamma, "alpha": 0.25}),
     ]:
         loss, grad = getattr(xnp, name), getattr(xnp, f"{name}_grad")
-        numeric = _finite_difference(lambda z, f=loss, s=second, o=options: f(z, s, **o), x)
+        numeric = finite_difference(lambda z, f=loss, s=second, o=options: f(z, s, **o), x)
         np.testing.assert_allclose(grad(x, second, **options), numeric, atol=2e-7)
 
 

@@ -151,21 +151,12 @@ def check_labels(logits, labels):
     Returns what `check_logits` returns.
     """
     top = check_logits(logits)
-    if not np.issubdtype(labels.dtype, np.integer):
-        raise InputError(f"labels must be integers (class indices), got dtype {labels.dtype}")
-    if labels.shape != logits.shape[:-1]:
+    if np.issubdtype(labels.dtype, np.integer) and labels.shape != logits.shape[:-1]:
         raise InputError(
             f"labels must have the shape of logits without the class axis, {logits.shape[:-1]}, "
             f"got {labels.shape}"
         )
-    n_classes = logits.shape[-1]
-    bad = (labels < 0) | (labels >= n_classes)
-    if bad.any():
-        where = _where(bad)
-        raise InputError(
-            f"label {int(labels[where])} at index {where} is out of range: "
-            f"there are {n_classes} classes, so labels must be in [0, {n_classes - 1}]"
-        )
+    _require_class_ids("labels", labels, logits.shape[:-1], logits.shape[-1])
     return top
 
 
@@ -298,7 +289,7 @@ def _require_class_ids(name, ids, shape, n_classes):
         where = _where(bad)
         raise InputError(
             f"{name[:-1] if name.endswith('s') else name} {int(ids[where])} at index {where} "
-            f"is out of range: there are {n_classes} classes, so ids must be in "
+            f"is out of range: there are {n_classes} classes, so {name} must be in "
             f"[0, {n_classes - 1}]"
         )
 
