@@ -392,6 +392,9 @@ def worker_environment(threads):
     env["TF_NUM_INTRAOP_THREADS"] = str(threads)
     env["TF_NUM_INTEROP_THREADS"] = "1"
     env.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+    # TensorFlow keeps allocator statistics on the CPU only with a BFC allocator, which it
+    # picks by default only where oneDNN is on (Intel CPUs): ask for it on every CPU (AMD too)
+    env["TF_CPU_ALLOCATOR_USE_BFC"] = "true"
     return env
 
 

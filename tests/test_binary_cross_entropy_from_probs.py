@@ -99,10 +99,18 @@ def test_ends_zero_log_zero_and_honest_infinities(backend):
     st.lists(st.integers(0, 8), min_size=5, max_size=5),
 )
 def test_swapping_the_classes_changes_nothing(backend, ps, ks):
-    """L(p, y) = L(1 - p, 1 - y); 1 - p is exact for p in [1/2, 1], 1 - k/8 is exact too."""
+    """L(p, y) = L(1 - p, 1 - y); 1 - p is exact for p in [1/2, 1], 1 - k/8 is exact too.
+
+    Equal to the last bits, not bit for bit: the two sides take log(p) and log1p(-(1 - p)) of
+    the same number, two functions that each round on their own (and differently on different
+    CPUs: an AMD EPYC's NumPy gave 1.3019721112907807 and ...805 for p = 0.728, y = 0).
+    """
     p, y = np.array(ps), np.array(ks[: len(ps)]) / 8
-    np.testing.assert_array_equal(
-        np.asarray(_call(backend, p, y)), np.asarray(_call(backend, 1 - p, 1 - y))
+    np.testing.assert_allclose(
+        np.asarray(_call(backend, p, y)),
+        np.asarray(_call(backend, 1 - p, 1 - y)),
+        rtol=4 * np.finfo(np.float64).eps,
+        atol=0,
     )
 
 

@@ -12,10 +12,11 @@ Needs the built book (`make book`) and Debian's chromium; run with `pytest -m bo
 import functools
 import http.server
 import json
+import re
 import shutil
 import threading
 from pathlib import Path
-from urllib.parse import urlparse
+from urllib.parse import urljoin, urlparse
 
 import pytest
 
@@ -89,7 +90,21 @@ def page(browser):
     context.close()
 
 
+def _redirect_target(page, url):
+    """Where a meta-refresh page (Jupyter Book's root index.html) sends the reader, or None."""
+    html = page.request.get(url).text()
+    match = re.search(r'<meta[^>]*http-equiv="refresh"[^>]*content="[^"]*url=([^"]+)"', html, re.I)
+    return urljoin(url, match.group(1).strip()) if match else None
+
+
 def _open(page, url):
+    # A redirect page navigates again after its load event: a check run then would race the
+    # next page's scripts (seen in CI: MathJax's config object present, its startup not yet).
+    # Open the page it redirects to instead, once we know that page exists.
+    target = _redirect_target(page, url)
+    if target is not None:
+        assert page.request.get(target).ok, f"{url} redirects to a missing page: {target}"
+        url = target
     page.goto(url, wait_until="load")
     # MathJax 3 typesets after load; its startup promise resolves when the page is done
     page.wait_for_function(
