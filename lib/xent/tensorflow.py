@@ -115,7 +115,7 @@ def sparse_softmax_cross_entropy(logits, labels):
     """-log softmax(logits)[label] per row, for integer labels: log1p(s) + (a - x_label)."""
     logits, labels = _tensor(logits), _tensor(labels)
     _check(_checks.check_labels, logits, labels)
-    labels = tf.cast(labels, tf.int64)  # checked integers in range; tf.gather refuses uint8/int16
+    labels = tf.cast(labels, tf.int64)  # checked integers in range; tf.gather refuses (u)int8
     _, z, s = _lse_parts(logits)
     z_label = tf.gather(z, labels, batch_dims=labels.shape.rank)
     return tf.math.log1p(s[..., 0]) - z_label
