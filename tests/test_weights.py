@@ -427,3 +427,46 @@ def test_bad_reduction_input_gets_the_same_error_everywhere(losses, weights, den
             _backend(backend).reduce_loss(losses, weights, denominator)
         messages.append(str(info.value))
     assert len(set(messages)) == 1, messages
+
+
+@st.composite
+def losses_and_weights(draw):
+    """Finite losses >= 0 of shape (N,) or (N, C), and weights of the same shape, zeros included."""
+    shape = draw(st.sampled_from([(1,), (5,), (4, 3)]))
+    losses = draw(hnp.arrays(np.float64, shape, elements=st.floats(0, 50)))
+    weights = draw(hnp.arrays(np.float64, shape, elements=st.sampled_from(WEIGHT_VALUES)))
+    return losses, weights
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+@settings(max_examples=40)
+@given(losses_and_weights(), st.sampled_from([0.5, 3.0, 1024.0]))
+def test_reduce_loss_is_its_definition(backend, data, scale):
+    """Each denominator as defined, the weighted mean blind to the weights' scale, and every
+    backend equal to the definition written out in NumPy (float64, to a few roundings)."""
+    losses, w = data
+    reduce_loss = _backend(backend).reduce_loss
+    total = float(np.sum(w * losses))
+    expected = {
+        "sum": total,
+        "count": total / losses.size,
+        "weights": total / w.sum() if w.sum() > 0 else 0.0,
+        "nonzero": total / np.count_nonzero(w) if np.count_nonzero(w) else 0.0,
+    }
+    for denominator, value in expected.items():
+        ours = float(_numpy(reduce_loss(losses, w, denominator)))
+        assert ours == pytest.approx(value, rel=1e-12, abs=0), denominator
+    # scaling every weight by c: the weighted mean stays, every other reduction scales by c
+    for denominator, factor in [
+        ("weights", 1),
+        ("count", scale),
+        ("nonzero", scale),
+        ("sum", scale),
+    ]:
+        ours = float(_numpy(reduce_loss(losses, w, denominator)))
+        scaled = float(_numpy(reduce_loss(losses, scale * w, denominator)))
+        assert scaled == pytest.approx(factor * ours, rel=1e-12, abs=0), denominator
+    # no weights means weights of 1: "count" and "weights" are both the plain mean
+    plain = float(np.mean(losses))
+    assert float(_numpy(reduce_loss(losses))) == pytest.approx(plain, rel=1e-12, abs=0)
+    assert float(_numpy(reduce_loss(losses, None, "weights"))) == pytest.approx(plain, rel=1e-12)
